@@ -1,0 +1,1 @@
+"""Integreat runtime code: everything that runs inside Lambda. Never imports `integreat`."""

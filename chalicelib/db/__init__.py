@@ -1,0 +1,1 @@
+"""The database layer: one tenant-scoped helper, provisioning of schemas and roles, migrations."""

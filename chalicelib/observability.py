@@ -1,0 +1,97 @@
+"""Structured logs (Powertools Logger) and metrics (Powertools Metrics, CloudWatch EMF).
+
+Every log line carries the stage, the app when known, and a correlation id (API request id, SQS
+message id, Cognito user). Secrets never reach a log line: URLs with passwords are masked and
+keys that name secrets are redacted by a filter on the logger itself, so no call site can forget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.settings import STAGE
+
+SERVICE = "integreat"
+METRICS_NAMESPACE = "Integreat"
+
+# Metric names, in one place (the app is a dimension of each).
+DENIALS = "Denials"
+QUARANTINES = "Quarantines"
+DELIVERIES = "Deliveries"
+DLQ_ARRIVALS = "DlqArrivals"
+
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|credential|api[_-]?key", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+REDACTED = "***"
+
+
+def redact_text(text: str) -> str:
+    """Mask the password of any `scheme://user:password@host` inside `text`."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Redact secrets in a log field: by key name, or inside URLs; recurses into dicts and lists."""
+    if key and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class _RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRS:
+                setattr(record, key, redact(value, key))
+        return True
+
+
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), stage=os.environ.get(STAGE, "local")
+)
+logger.addFilter(_RedactSecrets())
+
+
+def start_invocation(correlation_id: str | None, app: str | None = None) -> None:
+    """Reset per-invocation keys (Lambda reuses the process) and set the new correlation id."""
+    logger.remove_keys(["app"])
+    logger.set_correlation_id(correlation_id)
+    if app:
+        logger.append_keys(app=app)
+
+
+@contextmanager
+def app_context(app: str) -> Iterator[None]:
+    """Log lines inside carry `app`."""
+    with logger.append_context_keys(app=app):
+        yield
+
+
+def count(metric: str, app: str | None, value: int = 1, **dimensions: str) -> None:
+    """Emit one EMF count with the app (and stage) as dimensions, flushed at once.
+
+    Imported lazily: metrics are emitted on denial/quarantine/delivery paths, never at cold start.
+    """
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=metric, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as m:
+        m.add_dimension(name="stage", value=os.environ.get(STAGE, "local"))
+        m.add_dimension(name="app", value=app or "-")
+        for name, dim in dimensions.items():
+            m.add_dimension(name=name, value=dim)

@@ -1,0 +1,116 @@
+"""Typed settings, read once from the environment.
+
+Resolution order for every value: explicit argument, then environment, then default
+(as Starlette's Config and Powertools' resolve_env_var_choice do). Secrets are masked in repr.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+# Environment variable names, in one place.
+STAGE = "INTEGREAT_STAGE"
+DATABASE_URL = "INTEGREAT_DATABASE_URL"  # operator/provisioning URL (a role that may CREATE ROLE)
+DATABASE_URL_FALLBACK = "DATABASE_URL"  # the conventional name, accepted when ours is unset
+RUNTIME_DATABASE_URL = "INTEGREAT_RUNTIME_DATABASE_URL"  # Lambda: logs in as integreat_runtime
+REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
+DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
+DB_CONNECT_TIMEOUT = "INTEGREAT_DB_CONNECT_TIMEOUT"
+MIGRATION_WORKERS = "INTEGREAT_MIGRATION_WORKERS"
+
+STAGES = ("local", "dev", "prod", "test")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed."""
+
+
+class MissingSettingError(SettingsError):
+    def __init__(self, name: str, hint: str) -> None:
+        super().__init__(f"{name} is not set: {hint}")
+        self.name = name
+
+
+def mask_url(url: str | None) -> str | None:
+    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db` (for logs and repr)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
+    database_url: str | None = field(default=None, repr=False)
+    runtime_database_url: str | None = field(default=None, repr=False)
+    registry_ttl_seconds: float = 30.0
+    db_pool_size: int = 1  # one Lambda handles one request at a time
+    db_connect_timeout: int = 5
+    migration_workers: int = 4
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise SettingsError(f"{STAGE}={self.stage!r}: must be one of {', '.join(STAGES)}")
+        if self.db_pool_size < 1 or self.migration_workers < 1:
+            raise SettingsError(f"{DB_POOL_SIZE} and {MIGRATION_WORKERS} must be >= 1")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["database_url"] = mask_url(self.database_url)
+        shown["runtime_database_url"] = mask_url(self.runtime_database_url)
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise MissingSettingError(
+                DATABASE_URL, "point it at the platform database (a role allowed to CREATE ROLE)"
+            )
+        return self.database_url
+
+    def require_runtime_database_url(self) -> str:
+        if not self.runtime_database_url:
+            raise MissingSettingError(
+                RUNTIME_DATABASE_URL,
+                "the runtime logs in as integreat_runtime; see `integreat db url --runtime`",
+            )
+        return self.runtime_database_url
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type[float] | type[int]) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: must be a {kind.__name__}") from None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) -> Settings:
+    """Build Settings from explicit arguments, then `env` (default os.environ), then defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {
+        "stage": env.get(STAGE, "local"),
+        "database_url": env.get(DATABASE_URL) or env.get(DATABASE_URL_FALLBACK) or None,
+        "runtime_database_url": env.get(RUNTIME_DATABASE_URL) or None,
+        "registry_ttl_seconds": _number(env, REGISTRY_TTL_SECONDS, 30.0, float),
+        "db_pool_size": int(_number(env, DB_POOL_SIZE, 1, int)),
+        "db_connect_timeout": int(_number(env, DB_CONNECT_TIMEOUT, 5, int)),
+        "migration_workers": int(_number(env, MIGRATION_WORKERS, 4, int)),
+    }
+    values.update({k: v for k, v in explicit.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (Lambda: once per cold start)."""
+    return settings_from_env()

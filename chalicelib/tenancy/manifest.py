@@ -1,0 +1,372 @@
+"""The manifest, `integreat.toml`: the one declaration of the platform and its apps.
+
+Every layer (identity, storage, database, API, messaging, provisioning) takes its apps from here,
+so `parse_manifest` is the gate: a slug, role or name that breaks a rule below never leaves this
+module. Validation collects every problem in one pass and reports each with the file, the dotted
+key, what is wrong and what is allowed, so an operator fixes a manifest in one round.
+
+Each section has its own small parser. A new section (storage rules, events, datasets,
+integrations) adds one parser, one dataclass field and one entry in its parent's allowed keys;
+unknown keys are rejected, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from chalicelib.tenancy.errors import TenancyError, UnknownAppError
+from chalicelib.tenancy.slugs import slug_problem, validate_slug
+
+MANIFEST_FILENAME = "integreat.toml"
+#: Names the manifest file when `load_manifest` is given no path.
+MANIFEST_ENV = "INTEGREAT_MANIFEST"
+
+Enrollment = Literal["open", "invite"]
+ENROLLMENTS: tuple[Enrollment, ...] = ("open", "invite")
+#: Deny by default: nobody joins an app on their own unless the app says "open".
+DEFAULT_ENROLLMENT: Enrollment = "invite"
+#: Every app has this baseline role; it is what a newly enrolled user gets.
+BASE_ROLE = "member"
+
+#: Roles become Cognito group names `<slug>-<role>` and token claim values: keep them plain.
+ROLE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,30}")
+#: xx-xxxx-N, also covering partitions such as us-gov-west-1.
+REGION_PATTERN = re.compile(r"[a-z]{2}(?:-[a-z]+){1,2}-[0-9]{1,2}")
+#: The platform name prefixes AWS resource names, and S3 bucket names allow only lowercase.
+PLATFORM_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+MAX_APP_NAME = 80
+MAX_DESCRIPTION = 1000
+
+#: Issue keys for problems of the whole file rather than of one key.
+SYNTAX_KEY = "<toml>"
+FILE_KEY = "<file>"
+
+_TOP_KEYS = ("platform", "apps")
+_PLATFORM_KEYS = ("name", "region")
+_APP_KEYS = ("name", "enrollment", "roles", "description")
+
+# Bidi overrides and isolates make text display out of order (Trojan Source, CVE-2021-42574);
+# display names end up in consoles and e-mails, so they are refused along with C0/C1 controls.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# tomllib's own wording; if a Python release changes it, the generic message below still applies.
+_DUPLICATE_APP = re.compile(r"Cannot declare \('apps', '([a-z0-9_]+)'\) twice (\(at line \d+, column \d+\))")
+_TOML_TYPES = {bool: "boolean", str: "string", int: "integer", float: "float", list: "array", dict: "table"}
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One app (tenant), as declared by `[apps.<slug>]`."""
+
+    slug: str
+    name: str
+    enrollment: Enrollment
+    roles: tuple[str, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # Defence in depth: an AppSpec built by hand cannot carry a slug the parser would refuse.
+        validate_slug(self.slug)
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """The `[platform]` table: what the deployment is called and where it runs."""
+
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest. Build it with `parse_manifest` or `load_manifest`."""
+
+    platform: PlatformSpec
+    apps: tuple[AppSpec, ...]
+    source: str
+    # Lookup by slug costs the same with 3 apps or 1,000 (a figure DESIGN.md holds us to).
+    _by_slug: Mapping[str, AppSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_slug = {app.slug: app for app in self.apps}
+        if len(by_slug) != len(self.apps):
+            raise ValueError(f"{self.source}: app slugs must be unique")
+        object.__setattr__(self, "_by_slug", MappingProxyType(by_slug))
+
+    def app(self, slug: str) -> AppSpec:
+        """The app declared as `slug`; raises UnknownAppError if there is none."""
+        try:
+            return self._by_slug[slug]
+        except KeyError:
+            raise UnknownAppError(slug, f"is not declared in {self.source}") from None
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        """Every app's slug, in file order."""
+        return tuple(app.slug for app in self.apps)
+
+
+@dataclass(frozen=True)
+class ManifestIssue:
+    """One problem: the dotted key it concerns, and what is wrong and what is allowed."""
+
+    key: str
+    message: str
+
+
+class ManifestError(TenancyError):
+    """The manifest could not be read or breaks rules; `issues` lists every problem found."""
+
+    def __init__(self, source: str, issues: Iterable[ManifestIssue]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        super().__init__("\n".join(f"{source}: {issue.key}: {issue.message}" for issue in self.issues))
+
+
+def parse_manifest(text: str, source: str = "<string>") -> Manifest:
+    """Parse and validate manifest text; raise ManifestError listing every problem.
+
+    >>> parse_manifest('[platform]\\nname = "integreat"\\nregion = "eu-west-1"\\n').apps
+    ()
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(source, [_syntax_issue(str(exc))]) from exc
+    issues: list[ManifestIssue] = []
+    _Table(doc, (), issues).check_keys(_TOP_KEYS)
+    platform = _parse_platform(_Table(doc, (), issues))
+    apps = _parse_apps(_Table(doc, (), issues))
+    if platform is None or issues:
+        raise ManifestError(source, issues)
+    return Manifest(platform, apps, source)
+
+
+def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
+    """Read and validate the manifest at `path`, else $INTEGREAT_MANIFEST, else ./integreat.toml."""
+    chosen, origin = _manifest_path(path)
+    where = f"{str(chosen.absolute())!r} ({origin})"
+    try:
+        text = chosen.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        message = f"no manifest at {where}; create it, or set {MANIFEST_ENV} to the manifest's path"
+        raise ManifestError(str(chosen), [ManifestIssue(FILE_KEY, message)]) from None
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8
+        raise ManifestError(str(chosen), [ManifestIssue(FILE_KEY, f"cannot read {where}: {exc}")]) from exc
+    return parse_manifest(text, str(chosen))
+
+
+def _manifest_path(path: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """Which file to read, and a phrase saying where that choice came from."""
+    if path is not None:
+        return Path(path), "the path given to load_manifest"
+    from_env = os.environ.get(MANIFEST_ENV)
+    if from_env:
+        return Path(from_env), f"from {MANIFEST_ENV}"
+    return Path(MANIFEST_FILENAME), f"the default ./{MANIFEST_FILENAME}; {MANIFEST_ENV} is not set"
+
+
+def _syntax_issue(text: str) -> ManifestIssue:
+    """Turn tomllib's message into an issue, keeping its line and column."""
+    text = " ".join(text.splitlines())  # one line per issue, whatever the parser said
+    match = _DUPLICATE_APP.fullmatch(text)
+    if match:
+        message = f"duplicate app {match[1]!r}: [apps.{match[1]}] is declared twice {match[2]}"
+        return ManifestIssue(f"apps.{match[1]}", f"{message}; declare each app once")
+    if "twice" in text or "overwrite" in text:
+        text += " (a duplicate key or table: each may be declared once)"
+    return ManifestIssue(SYNTAX_KEY, f"invalid TOML: {text}")
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One TOML table being read: its values, its dotted path, and the shared list of issues."""
+
+    values: Mapping[str, Any]
+    where: tuple[str, ...]
+    issues: list[ManifestIssue]
+
+    def report(self, name: str | int, message: str) -> None:
+        self.issues.append(ManifestIssue(_key(*self.where, name), message))
+
+    def check_keys(self, allowed: tuple[str, ...]) -> None:
+        """Report every key that is not in `allowed`, naming the allowed ones."""
+        for name in self.values:
+            if name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.report(name, f"unknown key{hint}; allowed: {_choices(allowed)}")
+
+    def table(self, name: str, allowed: str, default: dict[str, Any] | None = None) -> _Table | None:
+        """The sub-table `name`; report it as missing or not a table, saying what is `allowed`."""
+        value = self.values.get(name, default)
+        if isinstance(value, dict):
+            return _Table(value, (*self.where, name), self.issues)
+        self.report(
+            name, f"is required: {allowed}" if value is None else f"must be {allowed}; got {_describe(value)}"
+        )
+        return None
+
+    def text(self, name: str, allowed: str, default: str | None = None) -> str | None:
+        """The string `name`; report it as missing or mistyped, saying what is `allowed`."""
+        value = self.values.get(name, default)
+        if value is None:
+            self.report(name, f"is required: {allowed}")
+        elif not isinstance(value, str):
+            self.report(name, f"must be a string, {allowed}; got {_describe(value)}")
+        else:
+            return value
+        return None
+
+    def matching(self, name: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+        """The string `name` if it matches `pattern`; else report it."""
+        value = self.text(name, allowed)
+        if value is None or pattern.fullmatch(value):
+            return value
+        self.report(name, f"must be {allowed} ({pattern.pattern}); got {_show(value)}")
+        return None
+
+
+def _parse_platform(doc: _Table) -> PlatformSpec | None:
+    table = doc.table("platform", f"a [platform] table with keys {_choices(_PLATFORM_KEYS)}")
+    if table is None:
+        return None
+    table.check_keys(_PLATFORM_KEYS)
+    name = table.matching("name", PLATFORM_NAME_PATTERN, "a lowercase name such as 'integreat'")
+    region = table.matching("region", REGION_PATTERN, "an AWS region such as 'eu-west-1'")
+    return None if name is None or region is None else PlatformSpec(name, region)
+
+
+def _parse_apps(doc: _Table) -> tuple[AppSpec, ...]:
+    # A platform with no apps yet is valid: `[apps]` may be absent or empty.
+    table = doc.table("apps", "a table of apps keyed by slug, written [apps.<slug>]", default={})
+    if table is None:
+        return ()
+    apps = [_parse_app(table, slug) for slug in table.values]
+    return tuple(app for app in apps if app is not None)
+
+
+def _parse_app(apps: _Table, slug: str) -> AppSpec | None:
+    problem = slug_problem(slug)
+    if problem is not None:
+        apps.report(slug, f"invalid app slug: {problem}")
+    table = apps.table(slug, f"a table, written [{_key(*apps.where, slug)}]")
+    if table is None:
+        return None
+    table.check_keys(_APP_KEYS)
+    name = _parse_app_name(table)
+    enrollment = _parse_enrollment(table)
+    roles = _parse_roles(table)
+    description = _parse_description(table)
+    if problem or name is None or enrollment is None or roles is None or description is None:
+        return None
+    return AppSpec(slug, name, enrollment, roles, description)
+
+
+def _parse_app_name(table: _Table) -> str | None:
+    allowed = f"a display name of 1 to {MAX_APP_NAME} characters without control characters"
+    name = table.text("name", allowed)
+    if name is None:
+        return None
+    problem = _display_problem(name, MAX_APP_NAME, allow="") or (None if name.strip() else "is blank")
+    if problem is not None:
+        table.report("name", f"{problem}; allowed: {allowed}")
+        return None
+    return name
+
+
+def _parse_description(table: _Table) -> str | None:
+    allowed = f"text of at most {MAX_DESCRIPTION} characters; newline and tab are the only controls"
+    text = table.text("description", allowed, default="")
+    problem = None if text is None else _display_problem(text, MAX_DESCRIPTION, allow="\n\t")
+    if problem is not None:
+        table.report("description", f"{problem}; allowed: {allowed}")
+        return None
+    return text
+
+
+def _parse_enrollment(table: _Table) -> Enrollment | None:
+    value = table.values.get("enrollment", DEFAULT_ENROLLMENT)
+    for choice in ENROLLMENTS:
+        if value == choice:
+            return choice
+    table.report("enrollment", f"must be one of {_choices(ENROLLMENTS)}; got {_describe(value)}")
+    return None
+
+
+def _parse_roles(table: _Table) -> tuple[str, ...] | None:
+    raw = table.values.get("roles", [BASE_ROLE])
+    if not isinstance(raw, list):
+        example = '["member", "admin"]'
+        table.report("roles", f"must be an array of role names such as {example}; got {_describe(raw)}")
+        return None
+    before = len(table.issues)
+    seen: dict[str, int] = {}
+    roles = _Table({}, (*table.where, "roles"), table.issues)
+    for index, role in enumerate(raw):
+        if not isinstance(role, str) or not ROLE_PATTERN.fullmatch(role):
+            rule = "a lowercase letter, then up to 30 of a-z, 0-9 and '-'"
+            roles.report(index, f"must be a role name: {rule}; got {_describe(role)}")
+        elif role in seen:
+            roles.report(index, f"duplicate role {role!r}, first at roles[{seen[role]}]; list it once")
+        else:
+            seen[role] = index
+    if BASE_ROLE not in seen:
+        table.report("roles", f"must include {BASE_ROLE!r}, every app's baseline role; got {_show(raw)}")
+    return tuple(seen) if len(table.issues) == before else None
+
+
+def _display_problem(text: str, limit: int, allow: str) -> str | None:
+    """What is wrong with human-facing `text` (length, control characters), or None."""
+    if len(text) > limit:
+        return f"is {len(text)} characters long"
+    for char in text:
+        if char not in allow and (char in _BIDI or unicodedata.category(char) in _CONTROL_CATEGORIES):
+            return f"contains control character U+{ord(char):04X}"
+    return None
+
+
+def _key(*parts: str | int) -> str:
+    """Dotted TOML path; unusual parts are quoted and escaped, so a hostile key stays on one line.
+
+    >>> _key("apps", "church", "roles", 1)
+    'apps.church.roles[1]'
+    >>> print(_key("apps", 'x"; --'))
+    apps."x\\"; --"
+    """
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + (part if _BARE_KEY.fullmatch(part) else json.dumps(part))
+    return text
+
+
+def _choices(options: Iterable[str]) -> str:
+    return ", ".join(repr(option) for option in options)
+
+
+def _describe(value: object) -> str:
+    """A value for a message: strings as quoted text, anything else with its TOML type."""
+    if isinstance(value, str):
+        return _show(value)
+    shown = str(value).lower() if isinstance(value, bool) else _show(value)
+    return f"{_TOML_TYPES.get(type(value), 'date/time')} {shown}"
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """repr() escapes control characters; long values are cut so that a message stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

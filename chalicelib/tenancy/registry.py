@@ -1,0 +1,91 @@
+"""The app registry as runtime code sees it: a small TTL cache over `integreat.apps`.
+
+The registry table is the source of truth (synced from the manifest by `integreat apps sync`),
+so a new app is picked up within one TTL with no code redeploy. Lookups of unknown slugs reload
+early, but at most once per `min_reload_seconds`, so garbage slugs cannot hammer the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.tenancy.errors import AppRemovedError, UnknownAppError
+from chalicelib.tenancy.slugs import validate_slug
+
+ACTIVE = "active"
+PROVISIONING = "provisioning"
+REMOVED = "removed"
+STATUSES = (PROVISIONING, ACTIVE, REMOVED)
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    slug: str
+    status: str
+    name: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+Loader = Callable[[], Mapping[str, AppRecord]]
+
+
+class Registry:
+    """`get_active(slug)` answers from memory while fresh; otherwise reloads through `loader`."""
+
+    def __init__(
+        self,
+        loader: Loader,
+        *,
+        ttl_seconds: float = 30.0,
+        min_reload_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loader = loader
+        self._ttl = ttl_seconds
+        self._min_reload = min_reload_seconds
+        self._clock = clock
+        self._apps: Mapping[str, AppRecord] = {}
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def get_active(self, slug: str) -> AppRecord:
+        """The app's record if it is active; UnknownAppError / AppRemovedError otherwise."""
+        validate_slug(slug)
+        record = self._lookup(slug)
+        if record is None:
+            raise UnknownAppError(slug)
+        if record.status == REMOVED:
+            raise AppRemovedError(slug)
+        if record.status != ACTIVE:
+            raise UnknownAppError(slug, f"is not ready (status {record.status!r}); run `integreat apps sync`")
+        return record
+
+    def all(self) -> Mapping[str, AppRecord]:
+        self._refresh(force=False)
+        return self._apps
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = None
+
+    def _lookup(self, slug: str) -> AppRecord | None:
+        self._refresh(force=False)
+        record = self._apps.get(slug)
+        if record is None or record.status != ACTIVE:
+            self._refresh(force=True)  # it may have been added or re-activated since the last load
+            record = self._apps.get(slug)
+        return record
+
+    def _refresh(self, *, force: bool) -> None:
+        now = self._clock()
+        with self._lock:
+            age = None if self._loaded_at is None else now - self._loaded_at
+            if age is not None and age < (self._min_reload if force else self._ttl):
+                return
+            self._apps = dict(self._loader())
+            self._loaded_at = now

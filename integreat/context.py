@@ -1,0 +1,57 @@
+"""Where the operator tooling finds the platform: settings first, else the local embedded Postgres."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from chalicelib.settings import get_settings
+from integreat.local.postgres import EmbeddedPostgres
+
+STATE_DIR_ENV = "INTEGREAT_STATE_DIR"
+PG_PORT_ENV = "INTEGREAT_PG_PORT"
+DEFAULT_PG_PORT = 54329
+LOCAL_DATABASE = "integreat"
+
+
+def state_dir() -> Path:
+    """Local state (embedded Postgres data, later moto state): `.integreat/` unless overridden."""
+    return Path(os.environ.get(STATE_DIR_ENV) or ".integreat").resolve()
+
+
+def local_postgres() -> EmbeddedPostgres:
+    return EmbeddedPostgres(
+        state_dir() / "postgres", port=int(os.environ.get(PG_PORT_ENV) or DEFAULT_PG_PORT)
+    )
+
+
+def operator_url(*, start_local: bool = True) -> tuple[str, str]:
+    """(URL, where it came from). Without INTEGREAT_DATABASE_URL/DATABASE_URL: the local cluster."""
+    configured = get_settings().database_url
+    if configured:
+        return configured, "INTEGREAT_DATABASE_URL"
+    server = local_postgres()
+    if start_local and not server.running():
+        server.start()
+    return _local_database(server), f"local Postgres in {server.state_dir}"
+
+
+def _local_database(server: EmbeddedPostgres) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(server.url())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (LOCAL_DATABASE,))
+        if cur.fetchone() is None:
+            cur.execute(f"CREATE DATABASE {LOCAL_DATABASE}")
+    conn.close()
+    return server.url(LOCAL_DATABASE)
+
+
+def role_url(url: str, role: str, password: str, database: str | None = None) -> str:
+    """`url` with another role's credentials (same host and port; same database unless given)."""
+    parts = urlsplit(url)
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5432}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}" if database else parts.path))

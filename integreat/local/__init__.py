@@ -1,0 +1,1 @@
+"""The local platform: embedded Postgres (and, in later issues, moto server, Chalice local, workers)."""

