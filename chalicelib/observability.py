@@ -2,12 +2,12 @@
 
 Every log line carries the stage, the app when known, and a correlation id (API request id, SQS
 message id, Cognito user). Secrets never reach a log line: URLs with passwords are masked and
-keys that name secrets are redacted by a filter on the logger itself, so no call site can forget.
+keys that name secrets are redacted by the logger's formatter on the finished record, so no
+call site can forget.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from chalicelib.settings import STAGE
 
@@ -28,13 +29,15 @@ DELIVERIES = "Deliveries"
 DLQ_ARRIVALS = "DlqArrivals"
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|credential|api[_-]?key", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"(?P<key>[?&](?:password|sslpassword)=)[^&\s]+", re.IGNORECASE)
 REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
-    """Mask the password of any `scheme://user:password@host` inside `text`."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    """Mask passwords inside `text`: `scheme://user:password@host` and `?password=` (libpq accepts both)."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}{REDACTED}", text)
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -47,25 +50,24 @@ def redact(value: Any, key: str = "") -> Any:
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))  # e.g. the exception object in stack_trace, serialized with str()
 
 
-class _RedactSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS:
-                setattr(record, key, redact(value, key))
-        return True
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Redacts the finished log record, after every field (message and its arguments, exception
+    text, stack trace, persistent keys, extras) has been filled in: nothing is formatted later."""
 
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(redact(log))
 
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 logger = Logger(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), stage=os.environ.get(STAGE, "local")
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
+    logger_formatter=RedactingFormatter(),
+    stage=os.environ.get(STAGE, "local"),
 )
-logger.addFilter(_RedactSecrets())
 
 
 def start_invocation(correlation_id: str | None, app: str | None = None) -> None:

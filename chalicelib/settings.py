@@ -36,14 +36,19 @@ class MissingSettingError(SettingsError):
 
 
 def mask_url(url: str | None) -> str | None:
-    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db` (for logs and repr)."""
+    """`postgresql://u:secret@h/db?password=x` -> `postgresql://u:***@h/db?password=***` (logs, repr)."""
     if not url:
         return url
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.password is None and "password=" not in parts.query.lower():
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "sslpassword") else (f"{k}={v}" if sep else k)
+        for k, sep, v in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit(parts._replace(query=query))
 
 
 @dataclass(frozen=True)

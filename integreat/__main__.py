@@ -1,0 +1,3 @@
+from integreat.cli import main
+
+main()
