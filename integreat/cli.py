@@ -13,7 +13,7 @@ from rich.table import Table
 from chalicelib.db.errors import DatabaseError
 from chalicelib.db.migrate import APP_SET, load_migrations, migrate_many
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import bootstrap, role_password
+from chalicelib.db.provision import bootstrap
 from chalicelib.db.tenant import RUNTIME_ROLE
 from chalicelib.provisioning.database import SyncReport, app_target, sync_apps
 from chalicelib.settings import SettingsError
@@ -211,16 +211,12 @@ def db_url(
         err.print("name an app, or pass --runtime")
         raise typer.Exit(2)
     role = RUNTIME_ROLE if runtime else login_role(validate_slug(app))
-    url = _url()
-    conn = connector(url)()
     try:
-        password = role_password(conn, role)
-    finally:
-        conn.close()
-    if password is None:
-        err.print(f"no credentials for {role}: run `integreat apps sync` first")
-        raise typer.Exit(1)
-    console.print(context.role_url(url, role, password), soft_wrap=True, highlight=False)
+        url = context.login_url(_url(), role)
+    except context.NoCredentialsError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(url, soft_wrap=True, highlight=False)
 
 
 @db_cli.command("stop")

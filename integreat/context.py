@@ -55,3 +55,27 @@ def role_url(url: str, role: str, password: str, database: str | None = None) ->
     parts = urlsplit(url)
     netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5432}"
     return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}" if database else parts.path))
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` pointing at another database of the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+class NoCredentialsError(LookupError):
+    """A generated LOGIN role has no stored password: the platform was not provisioned."""
+
+
+def login_url(operator_url: str, role: str) -> str:
+    """The URL of a LOGIN role Integreat generated (runtime or an app's), from its stored password."""
+    from chalicelib.db.pool import connector
+    from chalicelib.db.provision import role_password
+
+    conn = connector(operator_url)()
+    try:
+        password = role_password(conn, role)
+    finally:
+        conn.close()
+    if password is None:
+        raise NoCredentialsError(f"no credentials for {role}: run `integreat apps sync` first")
+    return role_url(operator_url, role, password)

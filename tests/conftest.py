@@ -15,18 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import role_password
 from chalicelib.db.tenant import RUNTIME_ROLE, Database
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec, load_manifest
 from chalicelib.tenancy.slugs import login_role
-from integreat.context import role_url
+from integreat.context import login_url, with_database
 from integreat.local.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +36,6 @@ def load_event(name: str) -> dict[str, Any]:
     """A recorded event payload from tests/events/<name>.json."""
     data: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
     return data
-
-
-def with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")
@@ -95,26 +89,14 @@ class Platform:
         return conn
 
     def login_url(self, slug: str) -> str:
-        conn = self.connect()
-        try:
-            password = role_password(conn, login_role(slug))
-        finally:
-            conn.close()
-        assert password is not None
-        return role_url(self.operator_url, login_role(slug), password)
+        return login_url(self.operator_url, login_role(slug))
 
 
 @pytest.fixture(scope="session")
 def platform(operator_url: str, demo_apps: tuple[AppSpec, ...]) -> Platform:
     report = sync_apps(connector(operator_url), demo_apps, workers=2)
     assert report.ok, report.failed
-    conn = connector(operator_url)()
-    try:
-        password = role_password(conn, RUNTIME_ROLE)
-    finally:
-        conn.close()
-    assert password is not None
-    runtime_url = role_url(operator_url, RUNTIME_ROLE, password)
+    runtime_url = login_url(operator_url, RUNTIME_ROLE)
     return Platform(operator_url, runtime_url, tuple(a.slug for a in demo_apps))
 
 

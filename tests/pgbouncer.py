@@ -1,108 +1,22 @@
-"""Start a real PgBouncer (transaction mode) in front of the test server, on 127.0.0.1."""
+"""PgBouncer for the tests: skip on a user's machine without the binary, fail in CI without it."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from integreat.local.postgres import SYSTEM_USER, ensure_system_user, free_port
+from integreat.local.pgbouncer import find_pgbouncer, running_pgbouncer, through
 
 REQUIRE_ENV = "INTEGREAT_REQUIRE_PGBOUNCER"
 
 
-def find_pgbouncer() -> str:
-    """The binary, or skip (fail in CI, where .ci/run installs it) with what to do."""
-    binary = shutil.which("pgbouncer") or (
-        "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
-    )
-    if binary is None:
+def require_pgbouncer() -> None:
+    if find_pgbouncer() is None:
         message = "pgbouncer is not installed (Debian: apt-get install pgbouncer); CI installs it"
         if os.environ.get(REQUIRE_ENV):
             pytest.fail(message)
         pytest.skip(message)
-    return binary
 
 
-_CONFIG = """[databases]
-{database} = host={host} port={server_port} dbname={database}
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = {folder}/userlist.txt
-pool_mode = transaction
-default_pool_size = {pool_size}
-max_client_conn = 100
-ignore_startup_parameters = extra_float_digits
-"""
-
-
-@contextlib.contextmanager
-def running_pgbouncer(server_url: str, users: dict[str, str], pool_size: int = 2) -> Iterator[str]:
-    """Yield the `host:port` of a PgBouncer in transaction mode fronting `server_url`'s database."""
-    binary = find_pgbouncer()
-    parts = urlsplit(server_url)
-    folder = Path(tempfile.mkdtemp(prefix="integreat-pgbouncer-"))
-    folder.chmod(0o755)
-    port = free_port()
-    (folder / "pgbouncer.ini").write_text(
-        _CONFIG.format(
-            database=parts.path.lstrip("/"),
-            host=parts.hostname,
-            server_port=parts.port,
-            port=port,
-            folder=folder,
-            pool_size=pool_size,
-        )
-    )
-    (folder / "userlist.txt").write_text("".join(f'"{u}" "{p}"\n' for u, p in users.items()))
-    as_root = os.geteuid() == 0  # PgBouncer refuses to run as root
-    process = subprocess.Popen(
-        [binary, str(folder / "pgbouncer.ini")],
-        user=ensure_system_user() if as_root else None,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait(port, process)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _wait(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"pgbouncer exited: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"pgbouncer did not listen on 127.0.0.1:{port}")
-
-
-def through(url: str, address: str) -> str:
-    """`url` with its host:port replaced by `address` (same user, password and database)."""
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rsplit("@", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{address}"))
-
-
-__all__ = ["SYSTEM_USER", "running_pgbouncer", "through"]
+__all__ = ["require_pgbouncer", "running_pgbouncer", "through"]

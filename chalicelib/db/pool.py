@@ -3,11 +3,14 @@
 Connections are autocommit at the driver level: transactions are begun explicitly by the tenant
 helper so that BEGIN travels in the same round trip as the first statement (psycopg2's implicit
 BEGIN would cost one more). In Lambda the pool holds one connection, reused across invocations.
+
+The pool sits on every query's path, so it is built on `queue.SimpleQueue` (implemented in C):
+the queue holds one token per slot, either an idle connection or None for "open a new one".
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -42,66 +45,62 @@ def connector(dsn: str, *, connect_timeout: int = 5, application_name: str = "in
     return connect
 
 
-class Lease:
-    """One borrowed connection. `replace()` swaps a broken connection for a fresh one."""
-
-    def __init__(self, conn: Connection, connect: Connect) -> None:
-        self.conn = conn
-        self._connect = connect
-
-    @property
-    def broken(self) -> bool:
-        return bool(self.conn.closed)
-
-    def replace(self) -> Connection:
-        self.conn.close()
-        self.conn = self._connect()
-        return self.conn
-
-    @property
-    def clean(self) -> bool:
-        """Open and outside any transaction: safe to hand to the next tenant."""
-        return not self.conn.closed and self.conn.info.transaction_status == _IDLE
+def is_clean(conn: Connection) -> bool:
+    """Open and outside any transaction: safe to hand to the next tenant."""
+    return not conn.closed and conn.get_transaction_status() == _IDLE
 
 
 class ConnectionPool:
-    """At most `size` connections, created lazily; `lease()` blocks while all are in use."""
+    """At most `size` connections, created lazily; `take()` blocks while all are in use."""
 
     def __init__(self, connect: Connect, size: int = 1) -> None:
-        self._connect = connect
-        self._idle: list[Connection] = []
-        self._slots = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()
+        self.connect = connect
+        self._tokens: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
+        for _ in range(size):
+            self._tokens.put(None)
+
+    def take(self) -> Connection:
+        conn = self._tokens.get()
+        if conn is not None:
+            return conn
+        try:
+            return self.connect()
+        except BaseException:
+            self._tokens.put(None)  # the slot stays free for the next caller
+            raise
+
+    def give(self, conn: Connection) -> None:
+        """Return a connection. One left inside a transaction, or closed, is never reused: its
+        state could belong to the previous tenant."""
+        if is_clean(conn):
+            self._tokens.put(conn)
+        else:
+            conn.close()
+            self._tokens.put(None)
+
+    def replace(self, conn: Connection) -> Connection:
+        """A fresh connection for a broken one (the caller keeps holding the slot)."""
+        conn.close()
+        return self.connect()
 
     @contextmanager
-    def lease(self) -> Iterator[Lease]:
-        self._slots.acquire()
-        lease: Lease | None = None
+    def lease(self) -> Iterator[Connection]:
+        conn = self.take()
         try:
-            lease = Lease(self._take(), self._connect)
-            yield lease
+            yield conn
         finally:
-            if lease is not None:
-                self._give_back(lease)
-            self._slots.release()
-
-    def _take(self) -> Connection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._connect()
-
-    def _give_back(self, lease: Lease) -> None:
-        # A connection left inside a transaction (or closed) is never reused: its state could
-        # belong to the previous tenant.
-        if lease.clean:
-            with self._lock:
-                self._idle.append(lease.conn)
-        else:
-            lease.conn.close()
+            self.give(conn)
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        """Close the idle connections; the pool stays usable and reconnects lazily."""
+        drained = 0
+        while True:
+            try:
+                conn = self._tokens.get_nowait()
+            except queue.Empty:
+                break
+            drained += 1
+            if conn is not None:
+                conn.close()
+        for _ in range(drained):
+            self._tokens.put(None)

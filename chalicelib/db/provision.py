@@ -19,7 +19,7 @@ import psycopg2.extensions
 from chalicelib.db.credentials import new_password, scram_verifier
 from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.migrate import PLATFORM_SET, Target, load_migrations, migrate_target
-from chalicelib.db.tenant import ADMIN_ROLE, PLATFORM_SCHEMA, RUNTIME_ROLE
+from chalicelib.db.tenant import ADMIN_ROLE, LOGIN_SEARCH_PATH, PLATFORM_SCHEMA, RUNTIME_ROLE
 from chalicelib.tenancy.slugs import app_role, login_role, schema_name
 
 Connection = psycopg2.extensions.connection
@@ -41,6 +41,8 @@ DO $$ BEGIN
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO {ADMIN_ROLE}', current_database());
 END $$;
 ALTER ROLE {RUNTIME_ROLE} NOINHERIT;
+-- The schema follows the role: after SET LOCAL ROLE app_<slug>, $user is app_<slug>.
+ALTER ROLE {RUNTIME_ROLE} SET search_path = {LOGIN_SEARCH_PATH};
 GRANT {ADMIN_ROLE} TO CURRENT_USER;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA IF NOT EXISTS {PLATFORM_SCHEMA} AUTHORIZATION {ADMIN_ROLE};

@@ -1,8 +1,10 @@
 """The one chokepoint that switches tenant in Postgres (DESIGN.md decision 1).
 
-Every tenant operation runs inside a transaction that begins with
-`SET LOCAL ROLE app_<slug>; SET LOCAL search_path = app_<slug>, pg_temp`, sent in the same
-round trip as the first statement. Nothing here ever issues a session-level SET: behind
+Every tenant operation runs in a transaction that begins with `SET LOCAL ROLE app_<slug>`, sent
+in the same round trip as the first statement. The schema follows the role: the runtime login role's
+search_path is `"$user", pg_temp` and each app's schema is named like its role, so `$user`
+resolves to the app's schema for exactly as long as the role is switched (one SET instead of two,
+measured in benchmarks/db_overhead.py). Nothing here ever issues a session-level SET: behind
 PgBouncer in transaction mode (Neon's pooled endpoint) a session SET leaks to other clients.
 
     with db.tenant("church") as cur:          # explicit transaction: BEGIN+switch+1st statement, COMMIT
@@ -18,8 +20,7 @@ never be passed to it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
@@ -28,7 +29,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
-from chalicelib.db.pool import ConnectionPool, Lease, connector
+from chalicelib.db.pool import Connection, ConnectionPool, connector
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.errors import AppRemovedError, NoTenantError
 from chalicelib.tenancy.registry import AppRecord, Registry
@@ -37,54 +38,89 @@ from chalicelib.tenancy.slugs import app_role
 ADMIN_ROLE = "integreat_admin"
 RUNTIME_ROLE = "integreat_runtime"
 PLATFORM_SCHEMA = "integreat"
+#: The runtime login role's search_path (set once by provisioning with ALTER ROLE, never by a SET).
+LOGIN_SEARCH_PATH = '"$user", pg_temp'
 
 Params = Sequence[Any] | dict[str, Any] | None
 Row = tuple[Any, ...]
 
 _CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
-_IN_TRANSACTION = (
-    psycopg2.extensions.TRANSACTION_STATUS_INTRANS,
-    psycopg2.extensions.TRANSACTION_STATUS_INERROR,
-)
+_SWITCH_ERRORS = (psycopg2.errors.InvalidParameterValue, psycopg2.errors.InsufficientPrivilege)
+_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+_READ_ONLY = "SET LOCAL transaction_read_only = on; "
 
 
-def switch_sql(role: str, schema: str, *, begin: bool, read_only: bool = False) -> str:
+def switch_sql(role: str, schema: str | None = None, *, begin: bool, read_only: bool = False) -> str:
     """The statements that open a tenant scope, to be prefixed to the first real statement.
 
-    `role` and `schema` come only from `chalicelib.tenancy.slugs` (validated identifiers) or
-    the platform constants above, so quoting them is enough.
+    `schema` None: the schema follows the role through `$user`. `role` and `schema` come only from
+    `chalicelib.tenancy.slugs` (validated identifiers) or the constants above, so quoting suffices.
     """
     parts = ["BEGIN"] if begin else []
-    parts += [f'SET LOCAL ROLE "{role}"', f'SET LOCAL search_path = "{schema}", pg_temp']
+    parts.append(f'SET LOCAL ROLE "{role}"')
+    if schema is not None:
+        parts.append(f'SET LOCAL search_path = "{schema}", pg_temp')
     if read_only:
-        parts.append("SET LOCAL transaction_read_only = on")
+        parts.append(_READ_ONLY.rstrip("; "))
     return "; ".join(parts) + "; "
 
 
-class TenantCursor:
-    """A cursor whose first statement carries the tenant switch. Only reachable inside a scope."""
+def _switch_error(exc: psycopg2.Error) -> Exception | None:
+    """Translate a failed SET ROLE; None when the error came from the caller's own SQL."""
+    message = exc.diag.message_primary or ""
+    if message.startswith("role ") and message.endswith("does not exist"):
+        role = message.split('"')[1] if '"' in message else "?"
+        return AppRemovedError(role.removeprefix("app_"))
+    if message.startswith("permission denied to set role"):
+        return TenantSwitchError(
+            f"{message}: this login role is not granted that role; run `integreat apps sync`"
+        )
+    return None
 
-    def __init__(self, lease: Lease, preamble: str, *, explicit: bool, retry_safe: bool) -> None:
-        self._lease = lease
-        self._cur = lease.conn.cursor()
+
+def _raise_switch_error(exc: psycopg2.Error) -> None:
+    switch = _switch_error(exc)
+    if switch is not None:
+        raise switch from exc
+
+
+class TenantCursor:
+    """An explicit transaction and its cursor: `with db.tenant(slug) as cur:`.
+
+    Entering takes a pooled connection; the first statement carries BEGIN and the switch;
+    leaving commits (or rolls back on any exception) and returns the connection, which the pool
+    drops unless it is idle. A plain class, not a generator: this is on every write's path.
+    """
+
+    def __init__(self, pool: ConnectionPool, preamble: str) -> None:
+        self._pool = pool
         self._preamble: str | None = preamble
-        self._explicit = explicit
-        self._retry_safe = retry_safe
+
+    def __enter__(self) -> TenantCursor:
+        self.connection = self._pool.take()
+        self._cur = self.connection.cursor()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._end("COMMIT")
+            else:
+                with contextlib.suppress(DatabaseUnavailableError):
+                    self._end("ROLLBACK")
+        finally:
+            self._pool.give(self.connection)
 
     @property
     def started(self) -> bool:
         return self._preamble is None
-
-    @property
-    def connection(self) -> psycopg2.extensions.connection:
-        return self._lease.conn
 
     def execute(self, sql: str | bytes, params: Params = None) -> None:
         if self._preamble is None:
             self._run(sql, params)
         else:
             self._first(sql, params)
-        if self._explicit and self._lease.conn.info.transaction_status not in _IN_TRANSACTION:
+        if self.connection.get_transaction_status() == _IDLE:
             # A COMMIT/ROLLBACK inside the scope would end the role switch; refuse to go on.
             raise TenantSwitchError(
                 "the transaction was ended inside a tenant scope; statements after it refused"
@@ -97,17 +133,16 @@ class TenantCursor:
         try:
             self._cur.execute(full, params)
         except _CONNECTION_ERRORS as exc:
-            if not (self._retry_safe and self._lease.broken):
+            if not self.connection.closed:
                 raise DatabaseUnavailableError(str(exc).strip()) from exc
-            # A pooled connection can die while Lambda is frozen. Nothing was applied on it,
-            # so the statement is sent once more on a fresh connection.
-            self._cur = self._lease.replace().cursor()
+            # A pooled connection can die while Lambda is frozen. The transaction had not begun
+            # on it, so the statement is sent once more on a fresh connection.
+            self.connection = self._pool.replace(self.connection)
+            self._cur = self.connection.cursor()
             self._run(full, params)
-        except (psycopg2.errors.InvalidParameterValue, psycopg2.errors.InsufficientPrivilege) as exc:
-            switch = _switch_error(exc)
-            if switch is None:
-                raise  # the caller's own statement was refused, not the switch
-            raise switch from exc
+        except _SWITCH_ERRORS as exc:
+            _raise_switch_error(exc)
+            raise  # the caller's own statement was refused, not the switch
         self._preamble = None
 
     def _run(self, sql: str | bytes, params: Params) -> None:
@@ -151,26 +186,9 @@ class TenantCursor:
         return self._cur.description
 
     def _end(self, statement: str) -> None:
-        """COMMIT or ROLLBACK an explicit transaction that was started."""
-        if self.started and self._explicit and not self._lease.broken:
+        """COMMIT or ROLLBACK, if the transaction was begun."""
+        if self.started and not self.connection.closed:
             self._run(statement, None)
-
-    def _abandon(self) -> None:
-        with contextlib.suppress(DatabaseUnavailableError):  # the pool discards an unclean connection
-            self._end("ROLLBACK")
-
-
-def _switch_error(exc: psycopg2.Error) -> Exception | None:
-    """Translate a failed SET ROLE; None when the error came from the caller's own SQL."""
-    message = exc.diag.message_primary or ""
-    if message.startswith("role ") and message.endswith("does not exist"):
-        role = message.split('"')[1] if '"' in message else "?"
-        return AppRemovedError(role.removeprefix("app_"))
-    if message.startswith("permission denied to set role"):
-        return TenantSwitchError(
-            f"{message}: this login role is not granted that role; run `integreat apps sync`"
-        )
-    return None
 
 
 class Database:
@@ -187,6 +205,7 @@ class Database:
     ) -> None:
         self._pool = ConnectionPool(connector(dsn, connect_timeout=connect_timeout), pool_size)
         self.registry = registry or Registry(self._load_registry, ttl_seconds=registry_ttl_seconds)
+        self._switches: dict[str, str] = {}  # slug -> 'SET LOCAL ROLE "app_<slug>"; '
 
     @classmethod
     def from_settings(cls, settings: Settings, dsn: str | None = None) -> Database:
@@ -197,59 +216,75 @@ class Database:
             registry_ttl_seconds=settings.registry_ttl_seconds,
         )
 
-    @contextmanager
-    def tenant(self, slug: str | None) -> Iterator[TenantCursor]:
-        """An explicit transaction as the app's role, in the app's schema; commits on success."""
-        role = self._active_role(slug)
-        with self._scope(switch_sql(role, role, begin=True), explicit=True, retry_safe=True) as cur:
-            yield cur
-
     def read(self, slug: str | None, sql: str, params: Params = None) -> list[Row]:
-        """One read-only statement as the app's role, in one round trip (an implicit transaction)."""
-        role = self._active_role(slug)
-        preamble = switch_sql(role, role, begin=False, read_only=True)
-        with self._scope(preamble, explicit=False, retry_safe=True) as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
+        """One read-only statement as the app's role, in one round trip (an implicit transaction).
 
-    @contextmanager
-    def admin(self) -> Iterator[TenantCursor]:
+        Read-only is what makes re-sending on a fresh connection safe if the pooled one was dead.
+        """
+        statement = self._switch(slug) + _READ_ONLY + sql
+        conn = self._pool.take()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(statement, params)
+            except _CONNECTION_ERRORS as exc:
+                if not conn.closed:
+                    raise DatabaseUnavailableError(str(exc).strip()) from exc
+                conn = self._pool.replace(conn)
+                cur = conn.cursor()
+                cur.execute(statement, params)
+            except _SWITCH_ERRORS as exc:
+                _raise_switch_error(exc)
+                raise
+            return cur.fetchall()
+        except _CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc).strip()) from exc
+        finally:
+            self._pool.give(conn)
+
+    def tenant(self, slug: str | None) -> TenantCursor:
+        """An explicit transaction as the app's role, in the app's schema; commits on success."""
+        return TenantCursor(self._pool, "BEGIN; " + self._switch(slug))
+
+    def admin(self) -> TenantCursor:
         """An explicit transaction as `integreat_admin`, for cross-app platform work."""
-        preamble = switch_sql(ADMIN_ROLE, PLATFORM_SCHEMA, begin=True)
-        with self._scope(preamble, explicit=True, retry_safe=True) as cur:
-            yield cur
+        return TenantCursor(self._pool, switch_sql(ADMIN_ROLE, PLATFORM_SCHEMA, begin=True))
 
     def close(self) -> None:
         self._pool.close()
 
-    def _active_role(self, slug: str | None) -> str:
+    def _switch(self, slug: str | None) -> str:
         if not slug:
             raise NoTenantError("tenant-scoped database work needs an app slug; none was given")
-        self.registry.get_active(slug)
-        return app_role(slug)
-
-    @contextmanager
-    def _scope(self, preamble: str, *, explicit: bool, retry_safe: bool) -> Iterator[TenantCursor]:
-        with self._pool.lease() as lease:
-            cur = TenantCursor(lease, preamble, explicit=explicit, retry_safe=retry_safe)
-            try:
-                yield cur
-            except BaseException:
-                cur._abandon()
-                raise
-            cur._end("COMMIT")
+        self.registry.get_active(slug)  # validates the slug before anything reaches SQL
+        switch = self._switches.get(slug)
+        if switch is None:
+            switch = self._switches[slug] = switch_sql(app_role(slug), begin=False)
+        return switch
 
     def _load_registry(self) -> dict[str, AppRecord]:
         # Read as the login role itself (the runtime has SELECT on this one table): no switch.
-        with self._pool.lease() as lease, lease.conn.cursor() as cur:
+        sql = f"SELECT slug, status, name, created_at, updated_at FROM {PLATFORM_SCHEMA}.apps"
+        conn = self._pool.take()
+        try:
             try:
-                cur.execute(f"SELECT slug, status, name, created_at, updated_at FROM {PLATFORM_SCHEMA}.apps")
+                rows = _fetch(conn, sql)
             except _CONNECTION_ERRORS:
-                if not lease.broken:
+                if not conn.closed:
                     raise
-                cur = lease.replace().cursor()
-                cur.execute(f"SELECT slug, status, name, created_at, updated_at FROM {PLATFORM_SCHEMA}.apps")
-            return {row[0]: AppRecord(*row) for row in cur.fetchall()}
+                conn = self._pool.replace(conn)
+                rows = _fetch(conn, sql)
+        except _CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc).strip()) from exc
+        finally:
+            self._pool.give(conn)
+        return {row[0]: AppRecord(*row) for row in rows}
+
+
+def _fetch(conn: Connection, sql: str) -> list[Row]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
 
 
 _default: Database | None = None
@@ -263,7 +298,7 @@ def get_database() -> Database:
     return _default
 
 
-def tenant_transaction(slug: str | None) -> Any:
+def tenant_transaction(slug: str | None) -> TenantCursor:
     """`with tenant_transaction("church") as cur:` on the process-wide Database."""
     return get_database().tenant(slug)
 
@@ -272,5 +307,5 @@ def tenant_read(slug: str | None, sql: str, params: Params = None) -> list[Row]:
     return get_database().read(slug, sql, params)
 
 
-def admin_transaction() -> Any:
+def admin_transaction() -> TenantCursor:
     return get_database().admin()

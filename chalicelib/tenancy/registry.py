@@ -7,6 +7,7 @@ early, but at most once per `min_reload_seconds`, so garbage slugs cannot hammer
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,11 +51,15 @@ class Registry:
         self._min_reload = min_reload_seconds
         self._clock = clock
         self._apps: Mapping[str, AppRecord] = {}
-        self._loaded_at: float | None = None
+        self._loaded_at = -math.inf  # never loaded
         self._lock = threading.Lock()
 
     def get_active(self, slug: str) -> AppRecord:
         """The app's record if it is active; UnknownAppError / AppRemovedError otherwise."""
+        # Hot path, no lock and no regex: only a validated slug can be a key of the fresh cache.
+        record = self._apps.get(slug)
+        if record is not None and record.status == ACTIVE and self._clock() - self._loaded_at < self._ttl:
+            return record
         validate_slug(slug)
         record = self._lookup(slug)
         if record is None:
@@ -71,7 +76,7 @@ class Registry:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._loaded_at = None
+            self._loaded_at = -math.inf
 
     def _lookup(self, slug: str) -> AppRecord | None:
         self._refresh(force=False)
@@ -84,8 +89,7 @@ class Registry:
     def _refresh(self, *, force: bool) -> None:
         now = self._clock()
         with self._lock:
-            age = None if self._loaded_at is None else now - self._loaded_at
-            if age is not None and age < (self._min_reload if force else self._ttl):
+            if now - self._loaded_at < (self._min_reload if force else self._ttl):
                 return
             self._apps = dict(self._loader())
             self._loaded_at = now

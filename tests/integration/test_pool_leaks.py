@@ -15,9 +15,9 @@ import pytest
 
 from chalicelib.db.pool import ConnectionPool, connector
 from chalicelib.db.provision import role_password
-from chalicelib.db.tenant import RUNTIME_ROLE, Database
+from chalicelib.db.tenant import LOGIN_SEARCH_PATH, RUNTIME_ROLE, Database
 from tests.conftest import Platform
-from tests.pgbouncer import running_pgbouncer, through
+from tests.pgbouncer import require_pgbouncer, running_pgbouncer, through
 
 APPS = ("church", "events", "students")
 PROBE = "SELECT current_user, current_schema(), (SELECT value FROM settings WHERE key = 'owner')"
@@ -92,9 +92,9 @@ def test_no_leak_through_our_pool(owners: Platform) -> None:
         assert hammer(db) == []
         # and the pooled connections are back to the bare runtime role, default search_path
         for _ in range(3):
-            with db._pool.lease() as lease, lease.conn.cursor() as cur:
+            with db._pool.lease() as conn, conn.cursor() as cur:
                 cur.execute("SELECT current_user, current_setting('search_path')")
-                assert cur.fetchone() == (RUNTIME_ROLE, '"$user", public')
+                assert cur.fetchone() == (RUNTIME_ROLE, LOGIN_SEARCH_PATH)
     finally:
         db.close()
 
@@ -102,9 +102,9 @@ def test_no_leak_through_our_pool(owners: Platform) -> None:
 def test_control_session_set_leaks_through_a_pool(owners: Platform) -> None:
     # The forbidden pattern: session-level SET ROLE, and a code path that fails before RESET.
     pool = ConnectionPool(connector(owners.runtime_url), size=1)
-    with pool.lease() as lease, lease.conn.cursor() as cur:
+    with pool.lease() as conn, conn.cursor() as cur:
         cur.execute("SET ROLE app_church; SET search_path = app_church")
-    with pool.lease() as lease, lease.conn.cursor() as cur:  # "events" gets the same connection
+    with pool.lease() as conn, conn.cursor() as cur:  # "events" gets the same connection
         cur.execute(PROBE)
         assert cur.fetchone() == ("app_church", "app_church", "church")  # leaked: the detector sees it
     pool.close()
@@ -112,6 +112,7 @@ def test_control_session_set_leaks_through_a_pool(owners: Platform) -> None:
 
 @pytest.fixture(scope="module")
 def bouncer(owners: Platform) -> Iterator[str]:
+    require_pgbouncer()
     conn = owners.connect()
     password = role_password(conn, RUNTIME_ROLE)
     conn.close()
