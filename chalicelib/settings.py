@@ -21,6 +21,11 @@ REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
 DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
 DB_CONNECT_TIMEOUT = "INTEGREAT_DB_CONNECT_TIMEOUT"
 MIGRATION_WORKERS = "INTEGREAT_MIGRATION_WORKERS"
+REGION = "AWS_REGION"
+REGION_FALLBACK = "AWS_DEFAULT_REGION"
+AWS_ENDPOINT_URL = "INTEGREAT_AWS_ENDPOINT_URL"  # one endpoint for every AWS service (moto server)
+USER_POOL_ID = "INTEGREAT_USER_POOL_ID"
+PLATFORM_NAME = "INTEGREAT_PLATFORM_NAME"
 
 STAGES = ("local", "dev", "prod", "test")
 
@@ -60,6 +65,10 @@ class Settings:
     db_pool_size: int = 1  # one Lambda handles one request at a time
     db_connect_timeout: int = 5
     migration_workers: int = 4
+    region: str = "eu-west-1"
+    aws_endpoint_url: str | None = None
+    user_pool_id: str | None = None
+    platform_name: str = "integreat"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -79,6 +88,13 @@ class Settings:
                 DATABASE_URL, "point it at the platform database (a role allowed to CREATE ROLE)"
             )
         return self.database_url
+
+    def require_user_pool_id(self) -> str:
+        if not self.user_pool_id:
+            raise MissingSettingError(
+                USER_POOL_ID, "the Cognito user pool id (a stack output; local: set by `make dev`)"
+            )
+        return self.user_pool_id
 
     def require_runtime_database_url(self) -> str:
         if not self.runtime_database_url:
@@ -110,6 +126,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "db_pool_size": int(_number(env, DB_POOL_SIZE, 1, int)),
         "db_connect_timeout": int(_number(env, DB_CONNECT_TIMEOUT, 5, int)),
         "migration_workers": int(_number(env, MIGRATION_WORKERS, 4, int)),
+        "region": env.get(REGION) or env.get(REGION_FALLBACK) or "eu-west-1",
+        "aws_endpoint_url": env.get(AWS_ENDPOINT_URL) or None,
+        "user_pool_id": env.get(USER_POOL_ID) or None,
+        "platform_name": env.get(PLATFORM_NAME) or "integreat",
     }
     values.update({k: v for k, v in explicit.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

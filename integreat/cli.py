@@ -163,7 +163,7 @@ def apps_restore(
     Example: integreat apps restore events --from backups/events
     """
     app = load_manifest(manifest).app(slug)
-    offboarding.restore_app(_url(), slug, app.name, source)
+    offboarding.restore_app(_url(), app, source)
     console.print(f"restored {slug}")
 
 

@@ -20,6 +20,7 @@ from chalicelib.db.migrate import APP_SET, load_migrations, migrate_target
 from chalicelib.db.pool import connector
 from chalicelib.db.provision import activate_app, bootstrap, provision_app, remove_app
 from chalicelib.provisioning.database import app_target
+from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import schema_name, validate_slug
 from integreat.local.postgres import EmbeddedPostgresError, binaries
 
@@ -112,9 +113,10 @@ def remove(operator_url: str, slug: str) -> None:
         conn.close()
 
 
-def restore_app(operator_url: str, slug: str, name: str, directory: Path) -> None:
+def restore_app(operator_url: str, app: AppSpec, directory: Path) -> None:
     """Re-create the app's roles, then its schema from the dump; migrate forward; activate."""
-    schema = schema_name(validate_slug(slug))
+    slug = app.slug
+    schema = schema_name(slug)
     dump = directory / f"{schema}.dump"
     if not dump.exists():
         raise OffboardingError(f"{dump} not found: give the directory written by `apps remove --export`")
@@ -122,7 +124,7 @@ def restore_app(operator_url: str, slug: str, name: str, directory: Path) -> Non
     try:
         bootstrap(conn)
         _refuse_if_has_data(conn, schema)
-        provision_app(conn, slug, name)
+        provision_app(conn, app)
         with conn.cursor() as cur:
             cur.execute(f'DROP SCHEMA IF EXISTS "{schema}"')  # the empty one; the dump brings its own
         _run(

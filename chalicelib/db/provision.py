@@ -20,6 +20,7 @@ from chalicelib.db.credentials import new_password, scram_verifier
 from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.migrate import PLATFORM_SET, Target, load_migrations, migrate_target
 from chalicelib.db.tenant import ADMIN_ROLE, LOGIN_SEARCH_PATH, PLATFORM_SCHEMA, RUNTIME_ROLE
+from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, login_role, schema_name
 
 Connection = psycopg2.extensions.connection
@@ -103,22 +104,24 @@ ALTER ROLE "{login}" SET search_path = "{schema}", pg_temp;
 """
 
 
-def provision_app(conn: Connection, slug: str, name: str) -> None:
+def provision_app(conn: Connection, app: AppSpec) -> None:
     """Roles, schema, grants and the registry row (status `provisioning`) of one app."""
     with conn.cursor() as cur:
         try:
-            cur.execute("BEGIN;" + _app_sql(slug))
+            cur.execute("BEGIN;" + _app_sql(app.slug))
             cur.execute(
-                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, status) VALUES (%s, %s, 'provisioning')"
-                " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, updated_at = now(),"
+                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, status)"
+                " VALUES (%s, %s, %s, %s, 'provisioning')"
+                " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, enrollment = EXCLUDED.enrollment,"
+                " roles = EXCLUDED.roles, updated_at = now(),"
                 " status = CASE WHEN apps.status = 'active' THEN 'active' ELSE 'provisioning' END;"
                 " COMMIT",
-                (slug, name),
+                (app.slug, app.name, app.enrollment, list(app.roles)),
             )
         except psycopg2.Error as exc:
             cur.execute("ROLLBACK")
-            raise ProvisioningError(f"app {slug!r}: {exc}".strip()) from exc
-    ensure_credentials(conn, login_role(slug))
+            raise ProvisioningError(f"app {app.slug!r}: {exc}".strip()) from exc
+    ensure_credentials(conn, login_role(app.slug))
 
 
 def activate_app(conn: Connection, slug: str) -> None:

@@ -30,7 +30,7 @@ import psycopg2.extras
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
 from chalicelib.db.pool import Connection, ConnectionPool, connector
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
 from chalicelib.tenancy.errors import AppRemovedError, NoTenantError
 from chalicelib.tenancy.registry import AppRecord, Registry
 from chalicelib.tenancy.slugs import app_role
@@ -250,6 +250,19 @@ class Database:
         """An explicit transaction as `integreat_admin`, for cross-app platform work."""
         return TenantCursor(self._pool, switch_sql(ADMIN_ROLE, PLATFORM_SCHEMA, begin=True))
 
+    def platform(self, sql: str, params: Params = None) -> list[Row]:
+        """One statement as the login role itself, no switch: only for the few platform tables the
+        runtime is granted (registry reads, the sign-up record). Never for app data."""
+        conn = self._pool.take()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else []
+        except _CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc).strip()) from exc
+        finally:
+            self._pool.give(conn)
+
     def close(self) -> None:
         self._pool.close()
 
@@ -263,49 +276,45 @@ class Database:
         return switch
 
     def _load_registry(self) -> dict[str, AppRecord]:
-        # Read as the login role itself (the runtime has SELECT on this one table): no switch.
-        sql = f"SELECT slug, status, name, created_at, updated_at FROM {PLATFORM_SCHEMA}.apps"
+        # Read as the login role itself (the runtime may read these two tables): no switch.
         conn = self._pool.take()
         try:
             try:
-                rows = _fetch(conn, sql)
+                rows = _fetch(conn, _REGISTRY_SQL)
             except _CONNECTION_ERRORS:
                 if not conn.closed:
                     raise
                 conn = self._pool.replace(conn)
-                rows = _fetch(conn, sql)
+                rows = _fetch(conn, _REGISTRY_SQL)
         except _CONNECTION_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc).strip()) from exc
         finally:
             self._pool.give(conn)
-        return {row[0]: AppRecord(*row) for row in rows}
+        return {row[0]: _app_record(row) for row in rows}
+
+
+def _app_record(row: Row) -> AppRecord:
+    slug, status, name, created_at, updated_at, enrollment, iam_role_arn, roles, clients = row
+    return AppRecord(
+        slug,
+        status,
+        name,
+        created_at,
+        updated_at,
+        enrollment=enrollment,
+        roles=tuple(roles),
+        iam_role_arn=iam_role_arn,
+        clients=tuple(clients),
+    )
+
+
+_REGISTRY_SQL = f"""SELECT a.slug, a.status, a.name, a.created_at, a.updated_at, a.enrollment, a.iam_role_arn,
+       a.roles, coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{{}}')
+FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (slug)
+GROUP BY a.slug"""
 
 
 def _fetch(conn: Connection, sql: str) -> list[Row]:
     with conn.cursor() as cur:
         cur.execute(sql)
         return cur.fetchall()
-
-
-_default: Database | None = None
-
-
-def get_database() -> Database:
-    """The process-wide runtime Database (Lambda: created on first use, reused while warm)."""
-    global _default
-    if _default is None:
-        _default = Database.from_settings(get_settings())
-    return _default
-
-
-def tenant_transaction(slug: str | None) -> TenantCursor:
-    """`with tenant_transaction("church") as cur:` on the process-wide Database."""
-    return get_database().tenant(slug)
-
-
-def tenant_read(slug: str | None, sql: str, params: Params = None) -> list[Row]:
-    return get_database().read(slug, sql, params)
-
-
-def admin_transaction() -> TenantCursor:
-    return get_database().admin()

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from chalice.app import Blueprint
 
-from chalicelib.observability import logger, start_invocation
+from chalicelib.gateway.policy import PUBLIC, route
 
 health = Blueprint(__name__)
 
 
-@health.route("/health", methods=["GET"])
+@route(health, "/health", methods=["GET"], allow=PUBLIC)
 def get_health() -> dict[str, str]:
-    request = health.current_request
-    start_invocation(request.context.get("requestId") if request is not None else None)
-    logger.debug("health check")
     return {"status": "ok"}

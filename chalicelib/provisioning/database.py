@@ -54,7 +54,7 @@ def sync_apps(
     report = SyncReport(unmanaged=sorted(set(known) - {a.slug for a in apps}))
 
     def provision(c: Connection, app: AppSpec) -> None:
-        provision_app(c, app.slug, app.name)
+        provision_app(c, app)
 
     failed = for_each(
         connect, apps, provision, workers=workers, on_done=lambda a: notify("provision", a.slug)

@@ -30,6 +30,10 @@ class AppRecord:
     name: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    enrollment: str = "invite"
+    roles: tuple[str, ...] = ("member",)
+    iam_role_arn: str | None = None
+    clients: tuple[str, ...] = ()  # Cognito app client ids that belong to this app
 
 
 Loader = Callable[[], Mapping[str, AppRecord]]
@@ -51,6 +55,7 @@ class Registry:
         self._min_reload = min_reload_seconds
         self._clock = clock
         self._apps: Mapping[str, AppRecord] = {}
+        self._by_client: Mapping[str, AppRecord] = {}
         self._loaded_at = -math.inf  # never loaded
         self._lock = threading.Lock()
 
@@ -69,6 +74,14 @@ class Registry:
         if record.status != ACTIVE:
             raise UnknownAppError(slug, f"is not ready (status {record.status!r}); run `integreat apps sync`")
         return record
+
+    def app_for_client(self, client_id: str) -> AppRecord | None:
+        """The active app a Cognito app client belongs to, or None (unknown client: fail closed)."""
+        record = self._by_client.get(client_id)
+        if record is None or self._clock() - self._loaded_at >= self._ttl:
+            self._refresh(force=record is None)
+            record = self._by_client.get(client_id)
+        return record if record is not None and record.status == ACTIVE else None
 
     def all(self) -> Mapping[str, AppRecord]:
         self._refresh(force=False)
@@ -91,5 +104,7 @@ class Registry:
         with self._lock:
             if now - self._loaded_at < (self._min_reload if force else self._ttl):
                 return
-            self._apps = dict(self._loader())
+            apps = dict(self._loader())
+            self._by_client = {client: app for app in apps.values() for client in app.clients}
+            self._apps = apps
             self._loaded_at = now

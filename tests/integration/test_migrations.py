@@ -11,6 +11,7 @@ from chalicelib.db.migrate import APP_SET, Migration, load_migrations, migrate_m
 from chalicelib.db.pool import connector
 from chalicelib.db.provision import provision_app
 from chalicelib.provisioning.database import app_target
+from chalicelib.tenancy.manifest import AppSpec
 from tests.conftest import Platform
 
 ONE = Migration(1, "one", "CREATE TABLE one (id int PRIMARY KEY);")
@@ -22,7 +23,7 @@ def _fresh_apps(platform: Platform, count: int) -> list[str]:
     slugs = [f"m{secrets.token_hex(4)}" for _ in range(count)]
     conn = platform.connect()
     for slug in slugs:
-        provision_app(conn, slug, slug)
+        provision_app(conn, AppSpec(slug, slug, "invite", ("member",)))
     conn.close()
     return slugs
 

@@ -60,10 +60,11 @@ def test_public_schema_is_closed(platform: Platform) -> None:
 
 
 def test_app_is_provisioned_atomically(platform: Platform, unique_slug: str) -> None:
-    # Given a step that fails after the roles and schema statements (name violates NOT NULL)
+    # Given a step that fails after the roles and schema statements: the registry's CHECK refuses
+    # the enrollment (the manifest parser never produces it, but the transaction must hold)
     conn = platform.connect()
     with pytest.raises(ProvisioningError):
-        provision_app(conn, unique_slug, None)  # type: ignore[arg-type]
+        provision_app(conn, AppSpec(unique_slug, "x", "closed", ("member",)))  # type: ignore[arg-type]
     conn.close()
     # Then nothing of that app exists: no role, no schema, no registry row
     assert (
@@ -76,7 +77,7 @@ def test_app_is_provisioned_atomically(platform: Platform, unique_slug: str) -> 
 def test_crafted_slug_is_refused_before_sql(platform: Platform) -> None:
     conn = platform.connect()
     with pytest.raises(InvalidSlugError):
-        provision_app(conn, 'x"; DROP ROLE integreat_admin; --', "evil")
+        provision_app(conn, AppSpec('x"; DROP ROLE integreat_admin; --', "evil", "invite", ("member",)))
     conn.close()
     assert _fetch(platform, "SELECT 1 FROM pg_roles WHERE rolname = 'integreat_admin'") == [(1,)]
 

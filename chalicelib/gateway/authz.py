@@ -1,0 +1,78 @@
+"""The authorization middleware: every HTTP request passes here, in every stage (decision 6).
+
+Deny by default: no declared policy -> 403; missing or bad token -> 401; policy says no -> 403,
+with no data. The verified caller is available to handlers through `current_caller()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib.gateway.errors import error_response, translate
+from chalicelib.gateway.policy import policy_for
+from chalicelib.identity.tokens import Caller, TokenError
+from chalicelib.observability import DENIALS, count, logger, start_invocation
+from chalicelib.runtime import runtime
+
+authz = Blueprint(__name__)
+
+_caller: ContextVar[Caller | None] = ContextVar("integreat_caller", default=None)
+
+
+def current_caller() -> Caller:
+    """The verified caller of the request being handled (only under an authenticated policy)."""
+    caller = _caller.get()
+    if caller is None:
+        raise LookupError("no verified caller: the route's policy does not authenticate")
+    return caller
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@authz.middleware("http")
+def authorize(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    path_app = (request.uri_params or {}).get("app")
+    start_invocation(request.context.get("requestId"), path_app)
+    policy = policy_for(request.context.get("resourcePath"), request.method)
+    if policy is None:
+        return _deny(request, 403, "forbidden", "no access policy is declared for this route", path_app)
+    caller = None
+    if policy.authenticate:
+        token = bearer_token(request)
+        if token is None:
+            return _deny(request, 401, "unauthorized", "a bearer token is required", path_app)
+        try:
+            caller = runtime().verifier.verify(token, policy.token_use)
+        except TokenError as exc:
+            return _deny(request, 401, "invalid_token", exc.reason, path_app)
+    if not policy.allows(caller, path_app):
+        return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
+    reset = _caller.set(caller)
+    try:
+        return _respond(request, get_response)
+    finally:
+        _caller.reset(reset)
+
+
+def _respond(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    try:
+        return get_response(request)
+    except Exception as exc:
+        translated = translate(request, exc)
+        if translated is not None:
+            return translated
+        logger.exception("unhandled error")
+        return error_response(request, 500, "internal_error", "internal error; quote the request id")
+
+
+def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:
+    count(DENIALS, app, reason=code)
+    logger.info("request denied", extra={"status": status, "code": code, "path": request.path})
+    return error_response(request, status, code, message)

@@ -1,0 +1,63 @@
+"""Who am I, and an app's members and roles (managed by the app's admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.gateway.authz import current_caller
+from chalicelib.gateway.policy import AUTHENTICATED, app_role, route
+from chalicelib.identity import membership
+from chalicelib.runtime import runtime
+
+members = Blueprint(__name__)
+
+APP_ADMIN = app_role("admin")
+
+
+@route(members, "/me", methods=["GET"], allow=AUTHENTICATED)
+def get_me() -> dict[str, Any]:
+    caller = current_caller()
+    return {
+        "user_id": caller.user_id,
+        "username": caller.username,
+        "app": caller.app,
+        "member": caller.is_member,
+        "roles": list(caller.roles),
+        "platform_admin": caller.is_admin,
+    }
+
+
+@route(members, "/apps/{app}/members", methods=["GET"], allow=APP_ADMIN)
+def list_members(app: str) -> dict[str, Any]:
+    record = runtime().database.registry.get_active(app)
+    found = membership.list_members(record, runtime().directory)
+    return {"app": app, "members": [vars(m) | {"roles": list(m.roles)} for m in found]}
+
+
+@route(members, "/apps/{app}/members/{user}", methods=["PUT"], allow=APP_ADMIN)
+def admit_member(app: str, user: str) -> dict[str, Any]:
+    rt = runtime()
+    membership.admit(rt.database.registry.get_active(app), user, rt.directory, rt.exclusions)
+    return {"app": app, "user": user, "member": True}
+
+
+@route(members, "/apps/{app}/members/{user}", methods=["DELETE"], allow=APP_ADMIN)
+def remove_member(app: str, user: str) -> Response:
+    rt = runtime()
+    record = rt.database.registry.get_active(app)
+    membership.remove(record, user, current_caller().username, rt.directory, rt.exclusions)
+    return Response(body="", status_code=204)
+
+
+@route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["PUT"], allow=APP_ADMIN)
+def grant_role(app: str, user: str, role: str) -> dict[str, Any]:
+    membership.set_role(runtime().database.registry.get_active(app), user, role, True, runtime().directory)
+    return {"app": app, "user": user, "role": role, "granted": True}
+
+
+@route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["DELETE"], allow=APP_ADMIN)
+def revoke_role(app: str, user: str, role: str) -> Response:
+    membership.set_role(runtime().database.registry.get_active(app), user, role, False, runtime().directory)
+    return Response(body="", status_code=204)

@@ -1,0 +1,77 @@
+"""Route policy: every route declares who may call it; a route without a declaration is denied.
+
+    @route(bp, "/apps/{app}/members", methods=["GET"], allow=app_role("admin"))
+    def list_members(app: str) -> ...
+
+The authorization middleware (gateway/authz.py) looks the policy up by the route pattern and
+method that API Gateway (or Chalice local) matched, verifies the token, and asks the policy.
+The path's `{app}` must be the token's app: a token is scoped to one app (the admin excepted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chalice.app import Blueprint
+
+from chalicelib.identity.tokens import ACCESS, Caller
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Policy:
+    """`check(caller, path_app)` decides; `authenticate` False only for deliberately public routes."""
+
+    description: str
+    check: Callable[[Caller | None, str | None], bool]
+    authenticate: bool = True
+    token_use: str = ACCESS
+
+    def allows(self, caller: Caller | None, path_app: str | None) -> bool:
+        return self.check(caller, path_app)
+
+
+def _same_app(caller: Caller, path_app: str | None) -> bool:
+    return path_app is not None and caller.app == path_app
+
+
+PUBLIC = Policy("anyone, without a token", lambda c, a: True, authenticate=False)
+AUTHENTICATED = Policy("any verified token", lambda c, a: c is not None)
+PLATFORM_ADMIN = Policy("platform admin", lambda c, a: c is not None and c.is_admin)
+MEMBER = Policy(
+    "member of the path's app (or platform admin)",
+    lambda c, a: c is not None and (c.is_admin or (_same_app(c, a) and c.is_member)),
+)
+
+
+def app_role(role: str) -> Policy:
+    """Holders of `role` in the path's app (or the platform admin)."""
+    return Policy(
+        f"{role} of the path's app (or platform admin)",
+        lambda c, a: c is not None and (c.is_admin or (_same_app(c, a) and role in c.roles)),
+    )
+
+
+#: (route pattern, method) -> policy; filled by @route at import time.
+POLICIES: dict[tuple[str, str], Policy] = {}
+
+
+def route(bp: Blueprint, path: str, *, methods: list[str], allow: Policy, **options: Any) -> Callable[[F], F]:
+    """`bp.route` plus a policy declaration; declaring one (path, method) twice is an error."""
+
+    def decorate(view: F) -> F:
+        for method in methods:
+            if (path, method) in POLICIES:
+                raise ValueError(f"policy for {method} {path} declared twice")
+            POLICIES[(path, method)] = allow
+        bp.route(path, methods=methods, **options)(view)
+        return view
+
+    return decorate
+
+
+def policy_for(path: str | None, method: str) -> Policy | None:
+    return POLICIES.get((path or "", method))

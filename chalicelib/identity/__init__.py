@@ -1,0 +1,1 @@
+"""Identity: Cognito group names, the triggers, token verification and the caller context."""

@@ -1,0 +1,153 @@
+"""The one place tokens are verified, in every stage (DESIGN.md decision 6).
+
+RS256 only: the algorithm is fixed here and a header that says otherwise is refused, never
+followed. Then the signature against the pool's JWKS, the issuer, expiry (small leeway),
+`token_use`, and the client (`aud` for ID tokens, `client_id` for access tokens) mapped to an
+app through the registry. The caller's roles come from the signed `cognito:groups`; Integreat's
+own claims are cross-checked against them, never trusted alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.identity.jwks import Jwks, JwksError
+from chalicelib.identity.names import ADMIN_GROUP, APP_CLAIM, ROLES_CLAIM, roles_in
+from chalicelib.identity.rs256 import b64url_decode, verify
+from chalicelib.tenancy.registry import Registry
+
+ALGORITHM = "RS256"
+ACCESS = "access"
+ID = "id"
+TOKEN_USES = (ACCESS, ID)
+MAX_TOKEN_BYTES = 16_384
+DEFAULT_LEEWAY_SECONDS = 30.0
+
+
+class TokenError(Exception):
+    """The token is not acceptable; `reason` is safe to show the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as established by a verified token."""
+
+    user_id: str
+    username: str
+    app: str
+    roles: tuple[str, ...]  # empty: not a member of `app`
+    is_admin: bool
+    client_id: str
+    token_use: str
+
+    @property
+    def is_member(self) -> bool:
+        return bool(self.roles)
+
+
+def issuer_for(region: str, user_pool_id: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        jwks: Jwks,
+        registry: Registry,
+        clock: Callable[[], float] = time.time,
+        leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+    ) -> None:
+        self.issuer = issuer
+        self._jwks = jwks
+        self._registry = registry
+        self._clock = clock
+        self._leeway = leeway_seconds
+
+    def verify(self, token: str, token_use: str = ACCESS) -> Caller:
+        """The caller behind `token`, or TokenError saying what is wrong."""
+        claims = self._verified_claims(token)
+        self._check_claims(claims, token_use)
+        return self._caller(claims, token_use)
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+            raise TokenError("malformed token")
+        head, body, signature = token.split(".")
+        header = _json_segment(head)
+        if header.get("alg") != ALGORITHM:
+            raise TokenError(f"unsupported algorithm: only {ALGORITHM} is accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise TokenError("token has no key id")
+        try:
+            key = self._jwks.key(kid)
+        except JwksError as exc:
+            raise TokenError("signing keys unavailable") from exc
+        if key is None:
+            raise TokenError("unknown signing key")
+        if not verify(key.modulus, key.exponent, f"{head}.{body}".encode("ascii"), _segment(signature)):
+            raise TokenError("invalid signature")
+        return _json_segment(body)
+
+    def _check_claims(self, claims: dict[str, Any], token_use: str) -> None:
+        if claims.get("iss") != self.issuer:
+            raise TokenError("token from another issuer")
+        now = self._clock()
+        exp, iat = claims.get("exp"), claims.get("iat", 0)
+        if not isinstance(exp, int | float) or now > exp + self._leeway:
+            raise TokenError("token expired")
+        if not isinstance(iat, int | float) or iat > now + self._leeway:
+            raise TokenError("token issued in the future")
+        if claims.get("token_use") != token_use:
+            raise TokenError(f"an {token_use} token is required")
+
+    def _caller(self, claims: dict[str, Any], token_use: str) -> Caller:
+        client_id = claims.get("client_id" if token_use == ACCESS else "aud")
+        app = self._registry.app_for_client(client_id) if isinstance(client_id, str) else None
+        if app is None or not isinstance(client_id, str):
+            raise TokenError("token from a client that is not registered with Integreat")
+        groups = claims.get("cognito:groups", [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise TokenError("malformed groups claim")
+        roles = roles_in(app.slug, groups, app.roles)
+        _cross_check(claims, app.slug, roles)
+        username = claims.get("username" if token_use == ACCESS else "cognito:username")
+        sub = claims.get("sub")
+        if not isinstance(username, str) or not isinstance(sub, str):
+            raise TokenError("token has no subject")
+        return Caller(sub, username, app.slug, roles, ADMIN_GROUP in groups, client_id, token_use)
+
+
+def _cross_check(claims: dict[str, Any], slug: str, roles: tuple[str, ...]) -> None:
+    """Integreat's own claims, when present, must agree with the client and the signed groups."""
+    if APP_CLAIM in claims and claims[APP_CLAIM] != slug:
+        raise TokenError("app claim does not match the token's client")
+    if ROLES_CLAIM in claims and sorted(str(claims[ROLES_CLAIM]).split()) != sorted(roles):
+        raise TokenError("roles claim does not match the token's groups")
+
+
+def _segment(segment: str) -> bytes:
+    try:
+        return b64url_decode(segment)
+    except ValueError:
+        raise TokenError("malformed token") from None
+
+
+def _json_segment(segment: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_segment(segment))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("malformed token") from None
+    if not isinstance(value, dict):
+        raise TokenError("malformed token")
+    return value

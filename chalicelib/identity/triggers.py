@@ -1,0 +1,72 @@
+"""Cognito triggers as Chalice Lambda functions. Thin: a typed view of the event, one call.
+
+Powertools' data classes are imported inside each handler, not at module level: importing
+`aws_lambda_powertools.utilities.data_classes` loads every event class (~20 ms), which every
+other function's cold start (`import app`) would otherwise pay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.identity import enrollment
+from chalicelib.observability import start_invocation
+from chalicelib.runtime import runtime
+
+triggers = Blueprint(__name__)
+
+Event = dict[str, Any]
+
+
+def _context() -> enrollment.TriggerContext:
+    rt = runtime()
+    return enrollment.TriggerContext(
+        registry=rt.database.registry,
+        groups=lambda: rt.directory,
+        record_signup=rt.record_signup,
+        is_excluded=rt.exclusions.is_excluded,
+    )
+
+
+@triggers.lambda_function(name="pre_sign_up")
+def pre_sign_up(event: Event, context: Any) -> Event:
+    from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreSignUpTriggerEvent
+
+    view = PreSignUpTriggerEvent(event)
+    start_invocation(view.user_name)
+    enrollment.pre_sign_up(view.trigger_source, view.user_name, view.caller_context.client_id, _context())
+    return event
+
+
+@triggers.lambda_function(name="post_confirmation")
+def post_confirmation(event: Event, context: Any) -> Event:
+    from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
+        PostConfirmationTriggerEvent,
+    )
+
+    view = PostConfirmationTriggerEvent(event)
+    start_invocation(view.user_name)
+    enrollment.post_confirmation(
+        view.trigger_source, view.user_name, view.caller_context.client_id, _context()
+    )
+    return event  # unchanged, as Cognito expects
+
+
+@triggers.lambda_function(name="pre_token_generation")
+def pre_token_generation(event: Event, context: Any) -> Event:
+    from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
+        PreTokenGenerationTriggerEvent,
+    )
+
+    view = PreTokenGenerationTriggerEvent(event)  # the request fields read here are shared by V1 and V2
+    start_invocation(view.user_name)
+    groups = list(view.request.group_configuration.groups_to_override or [])
+    scope = enrollment.scope_token(
+        view.trigger_source, view.user_name, view.caller_context.client_id, groups, _context()
+    )
+    event["response"] = (
+        enrollment.v1_response(scope) if str(view.version) == "1" else enrollment.v2_response(scope)
+    )
+    return event

@@ -1,0 +1,90 @@
+"""The runtime's shared services, built lazily from settings once per process (Lambda container).
+
+Handlers reach the database, the token verifier and the Cognito directory through `runtime()`.
+Tests and the local platform build a Runtime of their own and install it with `use_runtime()`:
+injection, not patching (STYLE.md 8).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from chalicelib import aws
+from chalicelib.db.tenant import Database, Params, Row, TenantCursor
+from chalicelib.identity.directory import CognitoDirectory
+from chalicelib.identity.exclusions import Exclusions
+from chalicelib.identity.jwks import Jwks
+from chalicelib.identity.tokens import TokenVerifier, issuer_for
+from chalicelib.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    jwks_url: str | None = None  # default: the pool's well-known URL at the configured endpoint
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        pool = self.settings.require_user_pool_id()
+        base = self.settings.aws_endpoint_url or f"https://cognito-idp.{self.settings.region}.amazonaws.com"
+        return TokenVerifier(
+            issuer=issuer_for(self.settings.region, pool),
+            jwks=Jwks(self.jwks_url or f"{base.rstrip('/')}/{pool}/.well-known/jwks.json"),
+            registry=self.database.registry,
+        )
+
+    @cached_property
+    def directory(self) -> CognitoDirectory:
+        """Cognito groups and users (creates the boto3 client, and so imports boto3, on first use)."""
+        return CognitoDirectory(
+            aws.client("cognito-idp", self.settings), self.settings.require_user_pool_id()
+        )
+
+    @cached_property
+    def exclusions(self) -> Exclusions:
+        return Exclusions(self.database)
+
+    def record_signup(self, username: str, client_id: str, source: str) -> None:
+        self.database.platform(
+            "INSERT INTO integreat.signups (username, client_id, trigger_source) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (username, client_id, source),
+        )
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                settings = get_settings()
+                _current = Runtime(settings, Database.from_settings(settings))
+    return _current
+
+
+def use_runtime(value: Runtime | None) -> None:
+    """Install `value` as the process's runtime (None: build from settings on next use)."""
+    global _current
+    _current = value
+
+
+def tenant_transaction(slug: str | None) -> TenantCursor:
+    """`with tenant_transaction("church") as cur:`: the process-wide Database's tenant scope."""
+    return runtime().database.tenant(slug)
+
+
+def tenant_read(slug: str | None, sql: str, params: Params = None) -> list[Row]:
+    """One read-only statement as the app, in one round trip."""
+    return runtime().database.read(slug, sql, params)
+
+
+def admin_transaction() -> TenantCursor:
+    return runtime().database.admin()
