@@ -15,7 +15,7 @@ from chalicelib import aws
 from chalicelib.db.tenant import Database, Params, Row, TenantCursor
 from chalicelib.identity.directory import CognitoDirectory
 from chalicelib.identity.exclusions import Exclusions
-from chalicelib.identity.jwks import Jwks
+from chalicelib.identity.jwks import Fetch, Jwks, fetch_url
 from chalicelib.identity.tokens import TokenVerifier, issuer_for
 from chalicelib.settings import Settings, get_settings
 
@@ -25,6 +25,7 @@ class Runtime:
     settings: Settings
     database: Database
     jwks_url: str | None = None  # default: the pool's well-known URL at the configured endpoint
+    jwks_fetch: Fetch = fetch_url  # tests inject a key set of their own here
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
@@ -33,7 +34,9 @@ class Runtime:
         base = self.settings.aws_endpoint_url or f"https://cognito-idp.{self.settings.region}.amazonaws.com"
         return TokenVerifier(
             issuer=issuer_for(self.settings.region, pool),
-            jwks=Jwks(self.jwks_url or f"{base.rstrip('/')}/{pool}/.well-known/jwks.json"),
+            jwks=Jwks(
+                self.jwks_url or f"{base.rstrip('/')}/{pool}/.well-known/jwks.json", fetch=self.jwks_fetch
+            ),
             registry=self.database.registry,
         )
 
@@ -47,6 +50,15 @@ class Runtime:
     @cached_property
     def exclusions(self) -> Exclusions:
         return Exclusions(self.database)
+
+    def signup_client(self, username: str) -> str | None:
+        """The client `username` signed up through, as the pre sign-up trigger recorded it."""
+        rows = self.database.platform(
+            "SELECT client_id FROM integreat.signups WHERE username = %s AND trigger_source LIKE 'PreSignUp_%%'"
+            " ORDER BY recorded_at LIMIT 1",
+            (username,),
+        )
+        return str(rows[0][0]) if rows else None
 
     def record_signup(self, username: str, client_id: str, source: str) -> None:
         self.database.platform(

@@ -7,27 +7,33 @@ tests/security (the isolation matrix, as attacks), tests/e2e (the local platform
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
+from chalicelib.aws import client as aws_client
 from chalicelib.db.pool import connector
 from chalicelib.db.tenant import RUNTIME_ROLE, Database
 from chalicelib.provisioning.database import sync_apps
+from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+from chalicelib.runtime import Runtime, use_runtime
+from chalicelib.settings import Settings
 from chalicelib.tenancy.manifest import AppSpec, load_manifest
 from chalicelib.tenancy.slugs import login_role
 from integreat.context import login_url, with_database
-from integreat.local.postgres import EmbeddedPostgres
+from integreat.local.postgres import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's per-request access log
 EVENTS_DIR = Path(__file__).parent / "events"
 TEST_DATABASE = "integreat_test"
 
@@ -111,3 +117,91 @@ def runtime_db(platform: Platform) -> Iterator[Database]:
 @pytest.fixture
 def unique_slug() -> str:
     return f"t{secrets.token_hex(4)}"
+
+
+# --- AWS (moto server on 127.0.0.1) and identity ------------------------------------------------
+
+AWS_TEST_ENV = {
+    # Never real AWS from the test suite, whatever the developer's shell holds.
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for every AWS service, on a free port of 127.0.0.1, stopped at the end."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._port}"
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class IdentityPlatform:
+    """The test platform with Cognito (moto) provisioned from the manifest."""
+
+    platform: Platform
+    endpoint: str
+    user_pool_id: str
+    clients: dict[str, str]  # slug -> app client id
+    settings: Settings
+
+    def cognito(self) -> Any:
+        return aws_client("cognito-idp", self.settings)
+
+    def runtime(self) -> Runtime:
+        return Runtime(self.settings, Database(self.platform.runtime_url, pool_size=2))
+
+
+@pytest.fixture(scope="session")
+def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: str) -> IdentityPlatform:
+    settings = Settings(
+        stage="test",
+        region="eu-west-1",
+        aws_endpoint_url=moto_endpoint,
+        runtime_database_url=platform.runtime_url,
+        database_url=platform.operator_url,
+    )
+    cognito = aws_client("cognito-idp", settings)
+    pool_id = cognito.create_user_pool(PoolName="integreat-test")["UserPool"]["Id"]
+    settings = replace(settings, user_pool_id=pool_id)
+    provisioner = IdentityProvisioner(
+        cognito,
+        aws_client("iam", settings),
+        IdentityConfig(pool_id, "integreat", "test", account_id="123456789012", password_auth=True),
+    )
+    report = sync_apps(connector(platform.operator_url), demo_apps, workers=2, identity=provisioner)
+    assert report.ok, report.failed
+    conn = platform.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT slug, client_id FROM integreat.app_clients")
+        clients = {str(slug): str(client) for slug, client in cur.fetchall()}
+    conn.close()
+    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings)
+
+
+@pytest.fixture
+def installed_runtime(identity: IdentityPlatform) -> Iterator[Runtime]:
+    """The runtime the Chalice app uses during one test (injected, not patched)."""
+    rt = identity.runtime()
+    use_runtime(rt)
+    try:
+        yield rt
+    finally:
+        use_runtime(None)
+        rt.database.close()

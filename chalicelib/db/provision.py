@@ -124,6 +124,18 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
     ensure_credentials(conn, login_role(app.slug))
 
 
+def record_identity(conn: Connection, slug: str, client_id: str, iam_role_arn: str) -> None:
+    """Store the app's Cognito client and IAM role in the registry (client id -> app mapping)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"BEGIN; UPDATE {PLATFORM_SCHEMA}.apps SET iam_role_arn = %(arn)s, updated_at = now()"
+            " WHERE slug = %(slug)s AND iam_role_arn IS DISTINCT FROM %(arn)s;"
+            f" INSERT INTO {PLATFORM_SCHEMA}.app_clients (client_id, slug, name) VALUES (%(client)s, %(slug)s, %(name)s)"
+            " ON CONFLICT (client_id) DO NOTHING; COMMIT",
+            {"slug": slug, "arn": iam_role_arn, "client": client_id, "name": f"integreat-{slug}"},
+        )
+
+
 def activate_app(conn: Connection, slug: str) -> None:
     """Mark the app active: the runtime serves it from the next registry refresh."""
     with conn.cursor() as cur:

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.gateway.errors import error_response, translate
+from chalicelib.gateway.errors import error_response
 from chalicelib.gateway.policy import policy_for
 from chalicelib.identity.tokens import Caller, TokenError
 from chalicelib.observability import DENIALS, count, logger, start_invocation
@@ -56,20 +56,9 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
         return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
     reset = _caller.set(caller)
     try:
-        return _respond(request, get_response)
+        return get_response(request)
     finally:
         _caller.reset(reset)
-
-
-def _respond(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    try:
-        return get_response(request)
-    except Exception as exc:
-        translated = translate(request, exc)
-        if translated is not None:
-            return translated
-        logger.exception("unhandled error")
-        return error_response(request, 500, "internal_error", "internal error; quote the request id")
 
 
 def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:

@@ -10,13 +10,16 @@ The path's `{app}` must be the token's app: a token is scoped to one app (the ad
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint
 
+from chalicelib.gateway.errors import error_response, translate
 from chalicelib.identity.tokens import ACCESS, Caller
+from chalicelib.observability import logger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,14 +63,32 @@ POLICIES: dict[tuple[str, str], Policy] = {}
 
 
 def route(bp: Blueprint, path: str, *, methods: list[str], allow: Policy, **options: Any) -> Callable[[F], F]:
-    """`bp.route` plus a policy declaration; declaring one (path, method) twice is an error."""
+    """`bp.route` plus a policy declaration; declaring one (path, method) twice is an error.
+
+    The view is wrapped so that domain errors become the API's error shape here: Chalice catches
+    a view's exceptions itself (answering 500) before any middleware could translate them.
+    """
 
     def decorate(view: F) -> F:
         for method in methods:
             if (path, method) in POLICIES:
                 raise ValueError(f"policy for {method} {path} declared twice")
             POLICIES[(path, method)] = allow
-        bp.route(path, methods=methods, **options)(view)
+
+        @functools.wraps(view)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except Exception as exc:
+                response = translate(bp.current_request, exc)
+                if response is None:
+                    logger.exception("unhandled error")
+                    return error_response(
+                        bp.current_request, 500, "internal_error", "internal error; quote the request id"
+                    )
+                return response
+
+        bp.route(path, methods=methods, **options)(translated)
         return view
 
     return decorate

@@ -61,6 +61,7 @@ class TriggerContext:
     groups: Callable[[], Groups]
     record_signup: RecordSignup
     is_excluded: Callable[[str, str], bool]  # (slug, username)
+    signup_client: Callable[[str], str | None]  # username -> client recorded at pre sign-up
 
 
 def pre_sign_up(source: str, username: str, client_id: str, ctx: TriggerContext) -> None:
@@ -79,17 +80,25 @@ def pre_sign_up(source: str, username: str, client_id: str, ctx: TriggerContext)
 
 
 def post_confirmation(source: str, username: str, client_id: str, ctx: TriggerContext) -> None:
-    """Add a newly confirmed user to the membership group of the app they signed up through."""
+    """Add a newly confirmed user to the membership group of the app they signed up through.
+
+    The app comes from the client recorded at pre sign-up when there is such a record: the
+    confirmation may be sent through another app's client (the user holds the code), and that
+    must not buy membership of the other app. Without a record, the confirming client decides.
+    """
     if source != CONFIRM_SIGN_UP:
         return  # e.g. ConfirmForgotPassword: proves nothing about which app the user belongs to
-    app = ctx.registry.app_for_client(client_id)
+    recorded = ctx.signup_client(username)
+    if recorded is not None and recorded != client_id:
+        _deny(None, "post_confirmation_other_client", client_id)
+    app = ctx.registry.app_for_client(recorded or client_id)
     if app is None:
         _deny(None, "post_confirmation_unknown_client", client_id)  # fail closed: no group
         return
     if app.enrollment != "open":
         _deny(app.slug, "post_confirmation_invite_only", client_id)
         return
-    ctx.record_signup(username, client_id, source)
+    ctx.record_signup(username, recorded or client_id, source)
     ctx.groups().add_to_group(username, membership_group(app.slug))
     count(ENROLLMENTS, app.slug)
     logger.info("enrolled user in app", extra={"app": app.slug, "username": username, "via": source})

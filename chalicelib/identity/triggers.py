@@ -27,6 +27,7 @@ def _context() -> enrollment.TriggerContext:
         groups=lambda: rt.directory,
         record_signup=rt.record_signup,
         is_excluded=rt.exclusions.is_excluded,
+        signup_client=rt.signup_client,
     )
 
 

@@ -1,7 +1,9 @@
-"""Apply the manifest's apps to Postgres: bootstrap, provision, migrate, activate.
+"""Apply the manifest's apps: Postgres (bootstrap, provision, migrate), then Cognito and IAM,
+then activate.
 
-An app becomes `active` in the registry only once its schema is fully migrated, so the runtime
-never serves a half-provisioned app; re-running after any failure resumes where it stopped.
+An app becomes `active` in the registry only once its schema is fully migrated and its identity
+is in place, so the runtime never serves a half-provisioned app; re-running after any failure
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 from chalicelib.db.migrate import APP_SET, Migration, Target, load_migrations, migrate_many
 from chalicelib.db.parallel import for_each
 from chalicelib.db.pool import Connect, Connection
-from chalicelib.db.provision import activate_app, bootstrap, provision_app
+from chalicelib.db.provision import activate_app, bootstrap, provision_app, record_identity
+from chalicelib.provisioning.identity import IdentityProvisioner, IdentityProvisioningError
 from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, schema_name
 
@@ -42,6 +45,7 @@ def sync_apps(
     workers: int = 4,
     progress: Progress | None = None,
     migrations: Sequence[Migration] | None = None,
+    identity: IdentityProvisioner | None = None,
 ) -> SyncReport:
     """Make Postgres match `apps`. Apps missing from the manifest are reported, never dropped."""
     notify = progress or (lambda phase, slug: None)
@@ -72,14 +76,36 @@ def sync_apps(
     report.migrations_applied = migrated.applied_count
     report.failed.update({s.removeprefix("app_"): f"migration: {m}" for s, m in migrated.failed.items()})
 
-    report.active = [s for s in ready if s not in report.failed]
     conn = connect()
     try:
+        if identity is not None:
+            _sync_identity(conn, identity, [a for a in apps if a.slug in ready], report, notify)
+        report.active = [s for s in ready if s not in report.failed]
         for slug in report.active:
             activate_app(conn, slug)
     finally:
         conn.close()
     return report
+
+
+def _sync_identity(
+    conn: Connection,
+    identity: IdentityProvisioner,
+    apps: Sequence[AppSpec],
+    report: SyncReport,
+    notify: Progress,
+) -> None:
+    """Cognito and IAM, one app at a time (their control-plane APIs are rate-limited)."""
+    identity.ensure_platform()
+    for app in apps:
+        if app.slug in report.failed:
+            continue
+        try:
+            made = identity.provision(app)
+            record_identity(conn, app.slug, made.client_id, made.role_arn)
+        except IdentityProvisioningError as exc:
+            report.failed[app.slug] = f"identity: {exc}"
+        notify("identity", app.slug)
 
 
 def _registered(conn: Connection) -> dict[str, str]:
