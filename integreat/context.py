@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.identity.directory import CognitoDirectory
+    from chalicelib.provisioning.identity import IdentityProvisioner
 from integreat.local.postgres import EmbeddedPostgres
 
 STATE_DIR_ENV = "INTEGREAT_STATE_DIR"
@@ -79,3 +84,31 @@ def login_url(operator_url: str, role: str) -> str:
     if password is None:
         raise NoCredentialsError(f"no credentials for {role}: run `integreat apps sync` first")
     return role_url(operator_url, role, password)
+
+
+def identity_provisioner() -> IdentityProvisioner | None:
+    """The Cognito/IAM provisioner when a user pool is configured (INTEGREAT_USER_POOL_ID), else None."""
+    from chalicelib import aws
+    from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+
+    settings = get_settings()
+    if not settings.user_pool_id:
+        return None
+    account = str(aws.client("sts", settings).get_caller_identity()["Account"])
+    config = IdentityConfig(
+        user_pool_id=settings.user_pool_id,
+        platform=settings.platform_name,
+        stage=settings.stage,
+        account_id=account,
+        identity_pool_id=os.environ.get("INTEGREAT_IDENTITY_POOL_ID") or None,
+        password_auth=settings.stage in ("local", "test"),
+    )
+    return IdentityProvisioner(aws.client("cognito-idp", settings), aws.client("iam", settings), config)
+
+
+def directory() -> CognitoDirectory:
+    from chalicelib import aws
+    from chalicelib.identity.directory import CognitoDirectory
+
+    settings = get_settings()
+    return CognitoDirectory(aws.client("cognito-idp", settings), settings.require_user_pool_id())

@@ -1,0 +1,1 @@
+"""The `integreat` command's groups, one module each."""

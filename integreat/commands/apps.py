@@ -1,0 +1,136 @@
+"""`integreat apps ...`: the apps (tenants) of the platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chalicelib.db.pool import connector
+from chalicelib.db.provision import bootstrap
+from chalicelib.provisioning.database import SyncReport, sync_apps
+from chalicelib.tenancy.manifest import load_manifest
+from chalicelib.tenancy.slugs import validate_slug
+from integreat import context, offboarding
+from integreat.commands.common import ManifestOpt, WorkersOpt, console, err, operator_url, progress
+
+apps_cli = typer.Typer(help="The apps (tenants) of the platform.", no_args_is_help=True)
+
+
+@apps_cli.command("list")
+def apps_list(manifest: ManifestOpt = None) -> None:
+    """List apps: the manifest's and the registry's, with status.
+
+    Example: integreat apps list
+    """
+    declared = {a.slug: a for a in load_manifest(manifest).apps}
+    conn = connector(operator_url())()
+    try:
+        bootstrap(conn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT slug, name, status, created_at, updated_at FROM integreat.apps ORDER BY slug")
+            rows = {str(r[0]): r for r in cur.fetchall()}
+    finally:
+        conn.close()
+    table = Table("app", "name", "status", "in manifest", "created", "updated")
+    for slug in sorted(set(declared) | set(rows)):
+        row = rows.get(slug)
+        status = str(row[2]) if row else "not provisioned (run `integreat apps sync`)"
+        name = str(row[1]) if row else declared[slug].name
+        created, updated = (f"{row[3]:%Y-%m-%d %H:%M}", f"{row[4]:%Y-%m-%d %H:%M}") if row else ("", "")
+        table.add_row(slug, name, status, "yes" if slug in declared else "no", created, updated)
+    console.print(table)
+
+
+@apps_cli.command("sync")
+def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
+    """Provision every manifest app in Postgres (schema, roles, migrations). Safe to re-run.
+
+    Example: integreat apps sync --workers 8
+    """
+    apps = load_manifest(manifest).apps
+    url = operator_url()
+    identity = context.identity_provisioner()
+    if identity is None:
+        err.print(
+            "[yellow]no user pool configured (INTEGREAT_USER_POOL_ID): Cognito and IAM not provisioned[/yellow]"
+        )
+    with progress() as bars:
+        phases = ["provision", "migrate"] + (["identity"] if identity else [])
+        tasks = {phase: bars.add_task(phase, total=len(apps)) for phase in phases}
+        report = sync_apps(
+            connector(url),
+            apps,
+            workers=workers,
+            identity=identity,
+            progress=lambda phase, _slug: bars.advance(tasks[phase]),
+        )
+    _print_sync(report)
+
+
+def _print_sync(report: SyncReport) -> None:
+    console.print(
+        f"active: {', '.join(report.active) or '-'}; migrations applied: {report.migrations_applied}"
+    )
+    for slug in report.unmanaged:
+        console.print(
+            f"[yellow]{slug}[/yellow] is registered but not in the manifest: left alone "
+            f"(offboard it with `integreat apps remove {slug} --export DIR`)"
+        )
+    for slug, reason in report.failed.items():
+        err.print(f"[red]{slug}[/red]: {reason}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@apps_cli.command("remove")
+def apps_remove(
+    slug: str,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write a restorable dump here first.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove without an export: the data is lost.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Offboard an app: drop its schema and roles. Refuses without --export DIR or --force.
+
+    Example: integreat apps remove events --export backups/events
+    """
+    validate_slug(slug)
+    if export is None and not force:
+        err.print(
+            f"refusing to remove {slug!r} without a backup: add --export DIR (or --force to lose its data)"
+        )
+        raise typer.Exit(2)
+    url = operator_url()
+    if export is not None:
+        done = offboarding.export_app(url, slug, export)
+        console.print(
+            f"exported {sum(done.tables.values())} rows from {len(done.tables)} tables to {done.dump}"
+        )
+    if not yes and not typer.confirm(f"Drop schema app_{slug} and its roles now?"):
+        raise typer.Exit(1)
+    offboarding.remove(url, slug)
+    console.print(
+        f"removed {slug}"
+        + (f"; restore with `integreat apps restore {slug} --from {export}`" if export else "")
+    )
+
+
+@apps_cli.command("restore")
+def apps_restore(
+    slug: str,
+    source: Annotated[Path, typer.Option("--from", help="Directory written by `apps remove --export`.")],
+    manifest: ManifestOpt = None,
+) -> None:
+    """Bring back a removed app from its export (roles, schema, data, privileges).
+
+    Example: integreat apps restore events --from backups/events
+    """
+    app = load_manifest(manifest).app(slug)
+    offboarding.restore_app(operator_url(), app, source)
+    console.print(f"restored {slug}")
