@@ -129,7 +129,9 @@ def scope_token(
     mine = app_groups(app.slug, groups)
     is_admin = ADMIN_GROUP in groups
     if app.slug not in mine and source in SIGN_IN_SOURCES:
-        mine = _enrol_or_refuse(app, username, is_admin, ctx) + mine
+        # A newcomer is a member and nothing more: role groups left over from an unfinished
+        # removal must not come back with the new membership.
+        mine = _enrol_or_refuse(app, username, is_admin, ctx)
     roles = roles_in(app.slug, mine, app.roles)
     override: GroupOverride = {
         "groupsToOverride": (mine if roles else []) + ([ADMIN_GROUP] if is_admin else [])

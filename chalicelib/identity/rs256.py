@@ -12,15 +12,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 #: DER prefix of DigestInfo for SHA-256 (RFC 8017, section 9.2, note 1).
 _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 MIN_KEY_BITS = 2048
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def b64url_decode(segment: str) -> bytes:
     """Base64url without padding (JWT segments); raises ValueError on anything else."""
-    if not segment or any(c in segment for c in "=+/ \n"):
+    # Strict alphabet: the decoder would silently skip other characters, letting one signature
+    # be written as many different token strings.
+    if not _B64URL.fullmatch(segment):
         raise ValueError("not a base64url segment")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 

@@ -10,6 +10,7 @@ own claims are cross-checked against them, never trusted alone.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class TokenVerifier:
         return self._caller(claims, token_use)
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
-        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2 or not token.isascii():
             raise TokenError("malformed token")
         head, body, signature = token.split(".")
         header = _json_segment(head)
@@ -103,10 +104,12 @@ class TokenVerifier:
         if claims.get("iss") != self.issuer:
             raise TokenError("token from another issuer")
         now = self._clock()
-        exp, iat = claims.get("exp"), claims.get("iat", 0)
-        if not isinstance(exp, int | float) or now > exp + self._leeway:
+        exp: Any = claims.get("exp")
+        iat: Any = claims.get("iat", 0)
+        # Written to fail closed: NaN and infinities (which Python's JSON accepts) never pass.
+        if not (_finite(exp) and now <= float(exp) + self._leeway):
             raise TokenError("token expired")
-        if not isinstance(iat, int | float) or iat > now + self._leeway:
+        if not (_finite(iat) and float(iat) <= now + self._leeway):
             raise TokenError("token issued in the future")
         if claims.get("token_use") != token_use:
             raise TokenError(f"an {token_use} token is required")
@@ -134,6 +137,10 @@ def _cross_check(claims: dict[str, Any], slug: str, roles: tuple[str, ...]) -> N
         raise TokenError("app claim does not match the token's client")
     if ROLES_CLAIM in claims and sorted(str(claims[ROLES_CLAIM]).split()) != sorted(roles):
         raise TokenError("roles claim does not match the token's groups")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _segment(segment: str) -> bytes:
