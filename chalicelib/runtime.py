@@ -1,6 +1,8 @@
 """The runtime's shared services, built lazily from settings once per process (Lambda container).
 
 Handlers reach the database, the token verifier and the Cognito directory through `runtime()`.
+Each is built (and its modules imported) on first use, off the cold-start path of functions that
+never need it.
 Tests and the local platform build a Runtime of their own and install it with `use_runtime()`:
 injection, not patching (STYLE.md 8).
 """
@@ -8,47 +10,63 @@ injection, not patching (STYLE.md 8).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from chalicelib import aws
 from chalicelib.db.tenant import Database, Params, Row, TenantCursor
-from chalicelib.identity.directory import CognitoDirectory
-from chalicelib.identity.exclusions import Exclusions
-from chalicelib.identity.jwks import Fetch, Jwks, fetch_url
-from chalicelib.identity.tokens import TokenVerifier, issuer_for
 from chalicelib.settings import Settings, get_settings
 
+if TYPE_CHECKING:  # imported where first used: each costs cold-start time some functions never need
+    from chalicelib.identity.directory import CognitoDirectory
+    from chalicelib.identity.exclusions import Exclusions
+    from chalicelib.identity.jwks import Fetch
+    from chalicelib.identity.tokens import TokenVerifier
 
-@dataclass
+
 class Runtime:
-    settings: Settings
-    database: Database
-    jwks_url: str | None = None  # default: the pool's well-known URL at the configured endpoint
-    jwks_fetch: Fetch = fetch_url  # tests inject a key set of their own here
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Settings, the database and what is built from them, each created on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        jwks_url: str | None = None,
+        jwks_fetch: Fetch | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.jwks_url = jwks_url  # default: the pool's well-known URL at the configured endpoint
+        self.jwks_fetch = jwks_fetch  # tests inject a key set of their own here
 
     @cached_property
     def verifier(self) -> TokenVerifier:
+        from chalicelib.identity.jwks import Jwks, fetch_url
+        from chalicelib.identity.tokens import TokenVerifier, issuer_for
+
         pool = self.settings.require_user_pool_id()
         base = self.settings.aws_endpoint_url or f"https://cognito-idp.{self.settings.region}.amazonaws.com"
+        url = self.jwks_url or f"{base.rstrip('/')}/{pool}/.well-known/jwks.json"
         return TokenVerifier(
             issuer=issuer_for(self.settings.region, pool),
-            jwks=Jwks(
-                self.jwks_url or f"{base.rstrip('/')}/{pool}/.well-known/jwks.json", fetch=self.jwks_fetch
-            ),
+            jwks=Jwks(url, fetch=self.jwks_fetch or fetch_url),
             registry=self.database.registry,
         )
 
     @cached_property
     def directory(self) -> CognitoDirectory:
         """Cognito groups and users (creates the boto3 client, and so imports boto3, on first use)."""
+        from chalicelib import aws
+        from chalicelib.identity.directory import CognitoDirectory
+
         return CognitoDirectory(
             aws.client("cognito-idp", self.settings), self.settings.require_user_pool_id()
         )
 
     @cached_property
     def exclusions(self) -> Exclusions:
+        from chalicelib.identity.exclusions import Exclusions
+
         return Exclusions(self.database)
 
     def signup_client(self, username: str) -> str | None:

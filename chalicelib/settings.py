@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 # Environment variable names, in one place.
@@ -56,11 +56,10 @@ def mask_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(query=query))
 
 
-@dataclass(frozen=True)
-class Settings:
+class _Fields(NamedTuple):
     stage: str = "local"
-    database_url: str | None = field(default=None, repr=False)
-    runtime_database_url: str | None = field(default=None, repr=False)
+    database_url: str | None = None
+    runtime_database_url: str | None = None
     registry_ttl_seconds: float = 30.0
     db_pool_size: int = 1  # one Lambda handles one request at a time
     db_connect_timeout: int = 5
@@ -70,17 +69,28 @@ class Settings:
     user_pool_id: str | None = None
     platform_name: str = "integreat"
 
-    def __post_init__(self) -> None:
+
+class Settings(_Fields):
+    """Immutable settings, validated on construction. A NamedTuple rather than a frozen
+    dataclass: it is created at every cold start, and a dataclass costs ~1 ms to define."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        self = super().__new__(cls, *args, **kwargs)
         if self.stage not in STAGES:
             raise SettingsError(f"{STAGE}={self.stage!r}: must be one of {', '.join(STAGES)}")
         if self.db_pool_size < 1 or self.migration_workers < 1:
             raise SettingsError(f"{DB_POOL_SIZE} and {MIGRATION_WORKERS} must be >= 1")
+        return self
 
     def __repr__(self) -> str:
-        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown = self._asdict()
         shown["database_url"] = mask_url(self.database_url)
         shown["runtime_database_url"] = mask_url(self.runtime_database_url)
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    __str__ = __repr__
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -132,7 +142,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "platform_name": env.get(PLATFORM_NAME) or "integreat",
     }
     values.update({k: v for k, v in explicit.items() if v is not None})
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from chalicelib.db.errors import DatabaseError
-from chalicelib.identity.directory import DirectoryError
+from chalicelib.identity.errors import DirectoryError
 from chalicelib.provisioning.identity import IdentityProvisioningError
 from chalicelib.settings import SettingsError
 from chalicelib.tenancy.errors import TenancyError

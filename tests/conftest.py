@@ -13,7 +13,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,7 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
     )
     cognito = aws_client("cognito-idp", settings)
     pool_id = cognito.create_user_pool(PoolName="integreat-test")["UserPool"]["Id"]
-    settings = replace(settings, user_pool_id=pool_id)
+    settings = settings._replace(user_pool_id=pool_id)
     provisioner = IdentityProvisioner(
         cognito,
         aws_client("iam", settings),

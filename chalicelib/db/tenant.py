@@ -26,7 +26,6 @@ from typing import Any
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
-import psycopg2.extras
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
 from chalicelib.db.pool import Connection, ConnectionPool, connector
@@ -158,6 +157,8 @@ class TenantCursor:
         self, sql: str, rows: Sequence[Sequence[Any]], template: str | None = None, page_size: int = 1000
     ) -> list[Row]:
         """Many rows in one statement per page (`INSERT ... VALUES %s`), as psycopg2.extras does."""
+        import psycopg2.extras  # lazy: only batch writers need it
+
         result = psycopg2.extras.execute_values(
             self,  # duck-typed: needs execute, mogrify, connection, fetchall
             sql,

@@ -11,8 +11,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.identity.directory import UnknownUserError
-from chalicelib.identity.membership import NotAMemberError, UnknownRoleError
+from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
 from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError
 
 

@@ -8,10 +8,12 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.policy import AUTHENTICATED, app_role, route
-from chalicelib.identity import membership
 from chalicelib.runtime import runtime
 
 members = Blueprint(__name__)
+
+# chalicelib.identity.membership (and the Cognito wrapper under it) is imported inside the
+# views that manage members: the API's cold start does not pay for them.
 
 APP_ADMIN = app_role("admin")
 
@@ -31,13 +33,17 @@ def get_me() -> dict[str, Any]:
 
 @route(members, "/apps/{app}/members", methods=["GET"], allow=APP_ADMIN)
 def list_members(app: str) -> dict[str, Any]:
+    from chalicelib.identity import membership
+
     record = runtime().database.registry.get_active(app)
     found = membership.list_members(record, runtime().directory)
-    return {"app": app, "members": [vars(m) | {"roles": list(m.roles)} for m in found]}
+    return {"app": app, "members": [m._asdict() | {"roles": list(m.roles)} for m in found]}
 
 
 @route(members, "/apps/{app}/members/{user}", methods=["PUT"], allow=APP_ADMIN)
 def admit_member(app: str, user: str) -> dict[str, Any]:
+    from chalicelib.identity import membership
+
     rt = runtime()
     membership.admit(rt.database.registry.get_active(app), user, rt.directory, rt.exclusions)
     return {"app": app, "user": user, "member": True}
@@ -45,6 +51,8 @@ def admit_member(app: str, user: str) -> dict[str, Any]:
 
 @route(members, "/apps/{app}/members/{user}", methods=["DELETE"], allow=APP_ADMIN)
 def remove_member(app: str, user: str) -> Response:
+    from chalicelib.identity import membership
+
     rt = runtime()
     record = rt.database.registry.get_active(app)
     membership.remove(record, user, current_caller().username, rt.directory, rt.exclusions)
@@ -53,11 +61,15 @@ def remove_member(app: str, user: str) -> Response:
 
 @route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["PUT"], allow=APP_ADMIN)
 def grant_role(app: str, user: str, role: str) -> dict[str, Any]:
+    from chalicelib.identity import membership
+
     membership.set_role(runtime().database.registry.get_active(app), user, role, True, runtime().directory)
     return {"app": app, "user": user, "role": role, "granted": True}
 
 
 @route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["DELETE"], allow=APP_ADMIN)
 def revoke_role(app: str, user: str, role: str) -> Response:
+    from chalicelib.identity import membership
+
     membership.set_role(runtime().database.registry.get_active(app), user, role, False, runtime().directory)
     return Response(body="", status_code=204)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from chalice.app import Blueprint
 
@@ -24,8 +23,7 @@ from chalicelib.observability import logger
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """`check(caller, path_app)` decides; `authenticate` False only for deliberately public routes."""
 
     description: str

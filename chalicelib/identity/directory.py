@@ -7,20 +7,12 @@ errors, so callers never see AWS exception types.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from chalicelib.identity.errors import DirectoryError, UnknownUserError
 
 
-class DirectoryError(Exception):
-    """Cognito refused or failed an operation."""
-
-
-class UnknownUserError(DirectoryError, LookupError):
-    """No such user in the pool."""
-
-
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     username: str
     user_id: str
     email: str | None

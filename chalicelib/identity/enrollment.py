@@ -8,8 +8,7 @@ and which are therefore never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 from chalicelib.identity.names import (
     ADMIN_GROUP,
@@ -52,8 +51,7 @@ class AppLookup(Protocol):
 RecordSignup = Callable[[str, str, str], None]  # (username, client_id, trigger_source)
 
 
-@dataclass(frozen=True)
-class TriggerContext:
+class TriggerContext(NamedTuple):
     """What a trigger needs, injected. `groups` and `is_excluded` are called only on the
     enrolment paths, so the warm pre-token path makes no network call."""
 

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.identity.rs256 import b64url_decode
@@ -21,8 +21,7 @@ class JwksError(Exception):
     """The key set could not be fetched or parsed."""
 
 
-@dataclass(frozen=True)
-class PublicKey:
+class PublicKey(NamedTuple):
     kid: str
     modulus: int
     exponent: int

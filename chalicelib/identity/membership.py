@@ -6,30 +6,24 @@ also records an exclusion, so an open app does not silently re-enrol them at the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chalicelib.identity.directory import Member
+from chalicelib.identity.errors import NotAMemberError, UnknownRoleError
 from chalicelib.identity.names import BASE_ROLE, app_groups, membership_group, role_group
 from chalicelib.tenancy.registry import AppRecord
 
 
-class MembershipError(Exception):
-    """Base of membership errors."""
+def unknown_role(app: AppRecord, role: str) -> UnknownRoleError:
+    assignable = [r for r in app.roles if r != BASE_ROLE]
+    return UnknownRoleError(
+        f"{role!r} is not an assignable role of {app.slug}; assignable: {', '.join(assignable) or 'none'}"
+        f" (membership itself is managed with PUT/DELETE /apps/{app.slug}/members/<user>)"
+    )
 
 
-class UnknownRoleError(MembershipError, ValueError):
-    def __init__(self, app: AppRecord, role: str) -> None:
-        assignable = [r for r in app.roles if r != BASE_ROLE]
-        super().__init__(
-            f"{role!r} is not an assignable role of {app.slug}; assignable: {', '.join(assignable) or 'none'}"
-            f" (membership itself is managed with PUT/DELETE /apps/{app.slug}/members/<user>)"
-        )
-
-
-class NotAMemberError(MembershipError, LookupError):
-    def __init__(self, app: AppRecord, username: str) -> None:
-        super().__init__(f"{username!r} is not a member of {app.slug}")
+def not_a_member(app: AppRecord, username: str) -> NotAMemberError:
+    return NotAMemberError(f"{username!r} is not a member of {app.slug}")
 
 
 class Directory(Protocol):
@@ -44,8 +38,7 @@ class Exclusions(Protocol):
     def readmit(self, slug: str, username: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class MemberView:
+class MemberView(NamedTuple):
     username: str
     user_id: str
     email: str | None
@@ -73,9 +66,9 @@ def list_members(app: AppRecord, directory: Directory) -> list[MemberView]:
 def set_role(app: AppRecord, username: str, role: str, granted: bool, directory: Directory) -> None:
     """Grant or revoke one of the app's roles; only that app's roles, only for its members."""
     if role == BASE_ROLE or role not in app.roles:
-        raise UnknownRoleError(app, role)
+        raise unknown_role(app, role)
     if membership_group(app.slug) not in directory.groups_of(username):
-        raise NotAMemberError(app, username)
+        raise not_a_member(app, username)
     if granted:
         directory.add_to_group(username, role_group(app.slug, role))
     else:
@@ -92,7 +85,7 @@ def remove(app: AppRecord, username: str, by: str, directory: Directory, exclusi
     """Take every role and the membership away, and keep an open app from re-enrolling them."""
     mine = app_groups(app.slug, directory.groups_of(username))
     if membership_group(app.slug) not in mine:
-        raise NotAMemberError(app, username)
+        raise not_a_member(app, username)
     exclusions.exclude(app.slug, username, by)
     for group in mine:
         directory.remove_from_group(username, group)

@@ -13,8 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.identity.jwks import Jwks, JwksError
 from chalicelib.identity.names import ADMIN_GROUP, APP_CLAIM, ROLES_CLAIM, roles_in
@@ -37,8 +36,7 @@ class TokenError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """Who is calling, as established by a verified token."""
 
     user_id: str

@@ -1,28 +1,33 @@
 """Cognito triggers as Chalice Lambda functions. Thin: a typed view of the event, one call.
 
-Powertools' data classes are imported inside each handler, not at module level: importing
-`aws_lambda_powertools.utilities.data_classes` loads every event class (~20 ms), which every
-other function's cold start (`import app`) would otherwise pay.
+Powertools' data classes and the enrollment logic are imported inside each handler, not at
+module level: app.py registers this blueprint (so Chalice deploys the functions), and the API's
+cold start (`import app`) must not pay for them; importing
+`aws_lambda_powertools.utilities.data_classes` alone loads every event class (~20 ms).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
-from chalicelib.identity import enrollment
 from chalicelib.observability import start_invocation
 from chalicelib.runtime import runtime
+
+if TYPE_CHECKING:
+    from chalicelib.identity.enrollment import TriggerContext
 
 triggers = Blueprint(__name__)
 
 Event = dict[str, Any]
 
 
-def _context() -> enrollment.TriggerContext:
+def _context() -> TriggerContext:
+    from chalicelib.identity.enrollment import TriggerContext
+
     rt = runtime()
-    return enrollment.TriggerContext(
+    return TriggerContext(
         registry=rt.database.registry,
         groups=lambda: rt.directory,
         record_signup=rt.record_signup,
@@ -35,6 +40,8 @@ def _context() -> enrollment.TriggerContext:
 def pre_sign_up(event: Event, context: Any) -> Event:
     from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreSignUpTriggerEvent
 
+    from chalicelib.identity import enrollment
+
     view = PreSignUpTriggerEvent(event)
     start_invocation(view.user_name)
     enrollment.pre_sign_up(view.trigger_source, view.user_name, view.caller_context.client_id, _context())
@@ -46,6 +53,8 @@ def post_confirmation(event: Event, context: Any) -> Event:
     from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
         PostConfirmationTriggerEvent,
     )
+
+    from chalicelib.identity import enrollment
 
     view = PostConfirmationTriggerEvent(event)
     start_invocation(view.user_name)
@@ -60,6 +69,8 @@ def pre_token_generation(event: Event, context: Any) -> Event:
     from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
         PreTokenGenerationTriggerEvent,
     )
+
+    from chalicelib.identity import enrollment
 
     view = PreTokenGenerationTriggerEvent(event)  # the request fields read here are shared by V1 and V2
     start_invocation(view.user_name)

@@ -11,8 +11,8 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from chalicelib.tenancy.errors import AppRemovedError, UnknownAppError
 from chalicelib.tenancy.slugs import validate_slug
@@ -23,8 +23,7 @@ REMOVED = "removed"
 STATUSES = (PROVISIONING, ACTIVE, REMOVED)
 
 
-@dataclass(frozen=True)
-class AppRecord:
+class AppRecord(NamedTuple):
     slug: str
     status: str
     name: str

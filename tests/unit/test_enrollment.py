@@ -6,7 +6,7 @@ The requesting client's app decides everything; the warm pre-token path makes no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -215,7 +215,7 @@ def test_a_member_who_is_platform_admin_keeps_integreat_admin(world: World) -> N
 
 def test_groups_of_apps_sharing_a_prefix_are_not_carried(world: World) -> None:
     church_evil = AppRecord("churchevil", ACTIVE, "Evil", roles=("member", "admin"), clients=("evil-client",))
-    ctx = replace(world.context(), registry=FakeRegistry(CHURCH, church_evil))
+    ctx = world.context()._replace(registry=FakeRegistry(CHURCH, church_evil))
 
     scope = scope_token(SIGN_IN, "ann", OPEN, ["church", "churchevil", "churchevil-admin"], ctx)
 
