@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 25
+RUNS = 40
 
 FLOOR = "import chalice.app, psycopg2; from aws_lambda_powertools import Logger"
 APP = "import app"

@@ -10,8 +10,6 @@ defeats the classic lenient-parser forgeries (Bleichenbacher 2006).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import re
 
 #: DER prefix of DigestInfo for SHA-256 (RFC 8017, section 9.2, note 1).
@@ -31,6 +29,11 @@ def b64url_decode(segment: str) -> bytes:
 
 def verify(modulus: int, exponent: int, message: bytes, signature: bytes) -> bool:
     """True when `signature` is a valid RS256 signature of `message` under the public key."""
+    # Imported here: loading OpenSSL (_hashlib) costs ~1.4 ms, paid by the first verification
+    # (which also fetches the JWKS over the network) rather than by every cold start.
+    import hashlib
+    import hmac
+
     size = (modulus.bit_length() + 7) // 8
     if modulus.bit_length() < MIN_KEY_BITS or len(signature) != size:
         return False
