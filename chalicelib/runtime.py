@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # imported where first used: each costs cold-start time some 
     from chalicelib.identity.exclusions import Exclusions
     from chalicelib.identity.jwks import Fetch
     from chalicelib.identity.tokens import TokenVerifier
+    from chalicelib.storage.consumer import StorageDeps
+    from chalicelib.storage.objects import ObjectStore
 
 
 class Runtime:
@@ -68,6 +70,23 @@ class Runtime:
         from chalicelib.identity.exclusions import Exclusions
 
         return Exclusions(self.database)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        from chalicelib import aws
+        from chalicelib.storage.objects import ObjectStore
+
+        return ObjectStore(aws.client("s3", self.settings), self.settings.require_bucket())
+
+    def storage_deps(self) -> StorageDeps:
+        from chalicelib.storage.consumer import StorageDeps
+
+        return StorageDeps(
+            db=self.database,
+            objects=self.objects,
+            presigner_role_id=self.settings.presigner_role_id,
+            trust_metadata_without_principal=self.settings.emulated,
+        )
 
     def signup_client(self, username: str) -> str | None:
         """The client `username` signed up through, as the pre sign-up trigger recorded it."""

@@ -26,6 +26,8 @@ REGION_FALLBACK = "AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL = "INTEGREAT_AWS_ENDPOINT_URL"  # one endpoint for every AWS service (moto server)
 USER_POOL_ID = "INTEGREAT_USER_POOL_ID"
 PLATFORM_NAME = "INTEGREAT_PLATFORM_NAME"
+BUCKET = "INTEGREAT_BUCKET"
+PRESIGNER_ROLE_ID = "INTEGREAT_PRESIGNER_ROLE_ID"  # the API function role's unique id (AROA...)
 
 STAGES = ("local", "dev", "prod", "test")
 
@@ -68,6 +70,8 @@ class _Fields(NamedTuple):
     aws_endpoint_url: str | None = None
     user_pool_id: str | None = None
     platform_name: str = "integreat"
+    bucket: str | None = None
+    presigner_role_id: str | None = None
 
 
 class Settings(_Fields):
@@ -106,6 +110,18 @@ class Settings(_Fields):
             )
         return self.user_pool_id
 
+    def require_bucket(self) -> str:
+        if not self.bucket:
+            raise MissingSettingError(
+                BUCKET, "the platform bucket's name (a stack output; local: set by `make dev`)"
+            )
+        return self.bucket
+
+    @property
+    def emulated(self) -> bool:
+        """Local and test stages run against moto, which omits some event fields."""
+        return self.stage in ("local", "test")
+
     def require_runtime_database_url(self) -> str:
         if not self.runtime_database_url:
             raise MissingSettingError(
@@ -140,6 +156,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "aws_endpoint_url": env.get(AWS_ENDPOINT_URL) or None,
         "user_pool_id": env.get(USER_POOL_ID) or None,
         "platform_name": env.get(PLATFORM_NAME) or "integreat",
+        "bucket": env.get(BUCKET) or None,
+        "presigner_role_id": env.get(PRESIGNER_ROLE_ID) or None,
     }
     values.update({k: v for k, v in explicit.items() if v is not None})
     return Settings(**values)

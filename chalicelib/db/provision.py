@@ -20,6 +20,7 @@ from chalicelib.db.credentials import new_password, scram_verifier
 from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.migrate import PLATFORM_SET, Target, load_migrations, migrate_target
 from chalicelib.db.tenant import ADMIN_ROLE, LOGIN_SEARCH_PATH, PLATFORM_SCHEMA, RUNTIME_ROLE
+from chalicelib.storage.codec import to_json
 from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, login_role, schema_name
 
@@ -110,13 +111,13 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
         try:
             cur.execute("BEGIN;" + _app_sql(app.slug))
             cur.execute(
-                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, status)"
-                " VALUES (%s, %s, %s, %s, 'provisioning')"
+                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, storage, status)"
+                " VALUES (%s, %s, %s, %s, %s, 'provisioning')"
                 " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, enrollment = EXCLUDED.enrollment,"
-                " roles = EXCLUDED.roles, updated_at = now(),"
+                " roles = EXCLUDED.roles, storage = EXCLUDED.storage, updated_at = now(),"
                 " status = CASE WHEN apps.status = 'active' THEN 'active' ELSE 'provisioning' END;"
                 " COMMIT",
-                (app.slug, app.name, app.enrollment, list(app.roles)),
+                (app.slug, app.name, app.enrollment, list(app.roles), to_json(app.storage)),
             )
         except psycopg2.Error as exc:
             cur.execute("ROLLBACK")
@@ -124,15 +125,24 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
     ensure_credentials(conn, login_role(app.slug))
 
 
-def record_identity(conn: Connection, slug: str, client_id: str, iam_role_arn: str) -> None:
+def record_identity(
+    conn: Connection, slug: str, client_id: str, iam_role_arn: str, iam_role_id: str | None = None
+) -> None:
     """Store the app's Cognito client and IAM role in the registry (client id -> app mapping)."""
     with conn.cursor() as cur:
         cur.execute(
-            f"BEGIN; UPDATE {PLATFORM_SCHEMA}.apps SET iam_role_arn = %(arn)s, updated_at = now()"
-            " WHERE slug = %(slug)s AND iam_role_arn IS DISTINCT FROM %(arn)s;"
+            f"BEGIN; UPDATE {PLATFORM_SCHEMA}.apps SET iam_role_arn = %(arn)s, iam_role_id = %(role_id)s,"
+            " updated_at = now() WHERE slug = %(slug)s"
+            " AND (iam_role_arn, iam_role_id) IS DISTINCT FROM (%(arn)s, %(role_id)s);"
             f" INSERT INTO {PLATFORM_SCHEMA}.app_clients (client_id, slug, name) VALUES (%(client)s, %(slug)s, %(name)s)"
             " ON CONFLICT (client_id) DO NOTHING; COMMIT",
-            {"slug": slug, "arn": iam_role_arn, "client": client_id, "name": f"integreat-{slug}"},
+            {
+                "slug": slug,
+                "arn": iam_role_arn,
+                "role_id": iam_role_id,
+                "client": client_id,
+                "name": f"integreat-{slug}",
+            },
         )
 
 

@@ -295,7 +295,11 @@ class Database:
 
 
 def _app_record(row: Row) -> AppRecord:
-    slug, status, name, created_at, updated_at, enrollment, iam_role_arn, roles, clients = row
+    from chalicelib.storage.codec import from_json
+
+    slug, status, name, created_at, updated_at, enrollment, iam_role_arn, roles, clients, storage, role_id = (
+        row
+    )
     return AppRecord(
         slug,
         status,
@@ -306,11 +310,15 @@ def _app_record(row: Row) -> AppRecord:
         roles=tuple(roles),
         iam_role_arn=iam_role_arn,
         clients=tuple(clients),
+        storage=from_json(storage),
+        iam_role_id=role_id,
     )
 
 
 _REGISTRY_SQL = f"""SELECT a.slug, a.status, a.name, a.created_at, a.updated_at, a.enrollment, a.iam_role_arn,
-       a.roles, coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{{}}')
+       a.roles,
+       coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{{}}'),
+       a.storage, a.iam_role_id
 FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (slug)
 GROUP BY a.slug"""
 

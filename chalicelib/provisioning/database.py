@@ -102,7 +102,7 @@ def _sync_identity(
             continue
         try:
             made = identity.provision(app)
-            record_identity(conn, app.slug, made.client_id, made.role_arn)
+            record_identity(conn, app.slug, made.client_id, made.role_arn, made.role_id)
         except IdentityProvisioningError as exc:
             report.failed[app.slug] = f"identity: {exc}"
         notify("identity", app.slug)

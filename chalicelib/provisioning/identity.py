@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.identity.names import ADMIN_GROUP, BASE_ROLE, app_client_name, app_iam_role_name, role_group
+from chalicelib.storage.iam import POLICY_NAME, app_storage_policy
 from chalicelib.tenancy.manifest import AppSpec
 
 #: What a user may read and write about themselves through an app client. Nothing custom and
@@ -42,6 +43,7 @@ class IdentityConfig:
     account_id: str
     identity_pool_id: str | None = None
     password_auth: bool = False  # ALLOW_USER_PASSWORD_AUTH: the local platform and CLI only
+    bucket: str | None = None  # when set, the app's role gets its folder of this bucket
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class AppIdentity:
     slug: str
     client_id: str
     role_arn: str
+    role_id: str  # IAM's unique id (AROA...): how S3 events and SQS name the role
 
 
 def client_settings(config: IdentityConfig) -> dict[str, Any]:
@@ -106,13 +109,13 @@ class IdentityProvisioner:
         self._ensure_group(ADMIN_GROUP, "Integreat platform administrators", None, precedence=0)
 
     def provision(self, app: AppSpec) -> AppIdentity:
-        role_arn = self._step(app, "IAM role", self._ensure_role, app)
+        role_arn, role_id = self._step(app, "IAM role", self._ensure_role, app)
         for role in app.roles:
             group = role_group(app.slug, role)
             description = f"{app.name}: members" if role == BASE_ROLE else f"{app.name}: {role}"
             self._step(app, f"group {group}", self._ensure_group, group, description, role_arn)
         client_id = self._step(app, "app client", self._ensure_client, app)
-        return AppIdentity(app.slug, client_id, role_arn)
+        return AppIdentity(app.slug, client_id, role_arn, role_id)
 
     def _step(self, app: AppSpec, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -122,7 +125,7 @@ class IdentityProvisioner:
         except (ClientError, BotoCoreError) as exc:
             raise IdentityProvisioningError(f"app {app.slug!r}: {what}: {exc}") from exc
 
-    def _ensure_role(self, app: AppSpec) -> str:
+    def _ensure_role(self, app: AppSpec) -> tuple[str, str]:
         name = app_iam_role_name(self.config.platform, self.config.stage, app.slug)
         policy = json.dumps(trust_policy(self.config))
         try:
@@ -140,7 +143,13 @@ class IdentityProvisioner:
             )["Role"]
         else:
             self._iam.update_assume_role_policy(RoleName=name, PolicyDocument=policy)
-        return str(role["Arn"])
+        if self.config.bucket:
+            self._iam.put_role_policy(
+                RoleName=name,
+                PolicyName=POLICY_NAME,
+                PolicyDocument=json.dumps(app_storage_policy(self.config.bucket, app.slug)),
+            )
+        return str(role["Arn"]), str(role["RoleId"])
 
     def _ensure_group(self, name: str, description: str, role_arn: str | None, precedence: int = 10) -> None:
         params: dict[str, Any] = {"GroupName": name, "UserPoolId": self.config.user_pool_id}

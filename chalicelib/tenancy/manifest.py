@@ -5,15 +5,14 @@ so `parse_manifest` is the gate: a slug, role or name that breaks a rule below n
 module. Validation collects every problem in one pass and reports each with the file, the dotted
 key, what is wrong and what is allowed, so an operator fixes a manifest in one round.
 
-Each section has its own small parser. A new section (storage rules, events, datasets,
-integrations) adds one parser, one dataclass field and one entry in its parent's allowed keys;
-unknown keys are rejected, so a typo never passes silently.
+Each section has its own small parser, reading through `toml_reader.Table`; a section owned by
+another concern lives with it (`[apps.<slug>.storage]`: `chalicelib.storage.spec`). A new section
+(events, datasets, integrations) adds one parser, one dataclass field and one entry in its
+parent's allowed keys; unknown keys are rejected, so a typo never passes silently.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 import tomllib
@@ -22,10 +21,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
+from chalicelib.storage.spec import StorageSpec, parse_storage
 from chalicelib.tenancy.errors import TenancyError, UnknownAppError
 from chalicelib.tenancy.slugs import slug_problem, validate_slug
+from chalicelib.tenancy.toml_reader import ManifestIssue as ManifestIssue  # re-exported: part of this API
+from chalicelib.tenancy.toml_reader import Table, choices, describe, dotted_key, show
 
 MANIFEST_FILENAME = "integreat.toml"
 #: Names the manifest file when `load_manifest` is given no path.
@@ -53,16 +55,15 @@ FILE_KEY = "<file>"
 
 _TOP_KEYS = ("platform", "apps")
 _PLATFORM_KEYS = ("name", "region")
-_APP_KEYS = ("name", "enrollment", "roles", "description")
+_APP_KEYS = ("name", "enrollment", "roles", "description", "storage")
 
 # Bidi overrides and isolates make text display out of order (Trojan Source, CVE-2021-42574);
 # display names end up in consoles and e-mails, so they are refused along with C0/C1 controls.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # tomllib's own wording; if a Python release changes it, the generic message below still applies.
+_NO_STORAGE = StorageSpec()  # a NamedTuple: immutable, so one shared default is safe
 _DUPLICATE_APP = re.compile(r"Cannot declare \('apps', '([a-z0-9_]+)'\) twice (\(at line \d+, column \d+\))")
-_TOML_TYPES = {bool: "boolean", str: "string", int: "integer", float: "float", list: "array", dict: "table"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class AppSpec:
     enrollment: Enrollment
     roles: tuple[str, ...]
     description: str = ""
+    #: Its folders under `<slug>/` and who may write and read them; none declared: no uploads.
+    storage: StorageSpec = _NO_STORAGE
 
     def __post_init__(self) -> None:
         # Defence in depth: an AppSpec built by hand cannot carry a slug the parser would refuse.
@@ -117,14 +120,6 @@ class Manifest:
         return tuple(app.slug for app in self.apps)
 
 
-@dataclass(frozen=True)
-class ManifestIssue:
-    """One problem: the dotted key it concerns, and what is wrong and what is allowed."""
-
-    key: str
-    message: str
-
-
 class ManifestError(TenancyError):
     """The manifest could not be read or breaks rules; `issues` lists every problem found."""
 
@@ -145,9 +140,9 @@ def parse_manifest(text: str, source: str = "<string>") -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(source, [_syntax_issue(str(exc))]) from exc
     issues: list[ManifestIssue] = []
-    _Table(doc, (), issues).check_keys(_TOP_KEYS)
-    platform = _parse_platform(_Table(doc, (), issues))
-    apps = _parse_apps(_Table(doc, (), issues))
+    Table(doc, (), issues).check_keys(_TOP_KEYS)
+    platform = _parse_platform(Table(doc, (), issues))
+    apps = _parse_apps(Table(doc, (), issues))
     if platform is None or issues:
         raise ManifestError(source, issues)
     return Manifest(platform, apps, source)
@@ -189,57 +184,8 @@ def _syntax_issue(text: str) -> ManifestIssue:
     return ManifestIssue(SYNTAX_KEY, f"invalid TOML: {text}")
 
 
-@dataclass(frozen=True)
-class _Table:
-    """One TOML table being read: its values, its dotted path, and the shared list of issues."""
-
-    values: Mapping[str, Any]
-    where: tuple[str, ...]
-    issues: list[ManifestIssue]
-
-    def report(self, name: str | int, message: str) -> None:
-        self.issues.append(ManifestIssue(_key(*self.where, name), message))
-
-    def check_keys(self, allowed: tuple[str, ...]) -> None:
-        """Report every key that is not in `allowed`, naming the allowed ones."""
-        for name in self.values:
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.report(name, f"unknown key{hint}; allowed: {_choices(allowed)}")
-
-    def table(self, name: str, allowed: str, default: dict[str, Any] | None = None) -> _Table | None:
-        """The sub-table `name`; report it as missing or not a table, saying what is `allowed`."""
-        value = self.values.get(name, default)
-        if isinstance(value, dict):
-            return _Table(value, (*self.where, name), self.issues)
-        self.report(
-            name, f"is required: {allowed}" if value is None else f"must be {allowed}; got {_describe(value)}"
-        )
-        return None
-
-    def text(self, name: str, allowed: str, default: str | None = None) -> str | None:
-        """The string `name`; report it as missing or mistyped, saying what is `allowed`."""
-        value = self.values.get(name, default)
-        if value is None:
-            self.report(name, f"is required: {allowed}")
-        elif not isinstance(value, str):
-            self.report(name, f"must be a string, {allowed}; got {_describe(value)}")
-        else:
-            return value
-        return None
-
-    def matching(self, name: str, pattern: re.Pattern[str], allowed: str) -> str | None:
-        """The string `name` if it matches `pattern`; else report it."""
-        value = self.text(name, allowed)
-        if value is None or pattern.fullmatch(value):
-            return value
-        self.report(name, f"must be {allowed} ({pattern.pattern}); got {_show(value)}")
-        return None
-
-
-def _parse_platform(doc: _Table) -> PlatformSpec | None:
-    table = doc.table("platform", f"a [platform] table with keys {_choices(_PLATFORM_KEYS)}")
+def _parse_platform(doc: Table) -> PlatformSpec | None:
+    table = doc.table("platform", f"a [platform] table with keys {choices(_PLATFORM_KEYS)}")
     if table is None:
         return None
     table.check_keys(_PLATFORM_KEYS)
@@ -248,7 +194,7 @@ def _parse_platform(doc: _Table) -> PlatformSpec | None:
     return None if name is None or region is None else PlatformSpec(name, region)
 
 
-def _parse_apps(doc: _Table) -> tuple[AppSpec, ...]:
+def _parse_apps(doc: Table) -> tuple[AppSpec, ...]:
     # A platform with no apps yet is valid: `[apps]` may be absent or empty.
     table = doc.table("apps", "a table of apps keyed by slug, written [apps.<slug>]", default={})
     if table is None:
@@ -257,11 +203,11 @@ def _parse_apps(doc: _Table) -> tuple[AppSpec, ...]:
     return tuple(app for app in apps if app is not None)
 
 
-def _parse_app(apps: _Table, slug: str) -> AppSpec | None:
+def _parse_app(apps: Table, slug: str) -> AppSpec | None:
     problem = slug_problem(slug)
     if problem is not None:
         apps.report(slug, f"invalid app slug: {problem}")
-    table = apps.table(slug, f"a table, written [{_key(*apps.where, slug)}]")
+    table = apps.table(slug, f"a table, written [{dotted_key(*apps.where, slug)}]")
     if table is None:
         return None
     table.check_keys(_APP_KEYS)
@@ -269,12 +215,20 @@ def _parse_app(apps: _Table, slug: str) -> AppSpec | None:
     enrollment = _parse_enrollment(table)
     roles = _parse_roles(table)
     description = _parse_description(table)
-    if problem or name is None or enrollment is None or roles is None or description is None:
+    storage = parse_storage(table, roles)
+    if (
+        problem
+        or name is None
+        or enrollment is None
+        or roles is None
+        or description is None
+        or storage is None
+    ):
         return None
-    return AppSpec(slug, name, enrollment, roles, description)
+    return AppSpec(slug, name, enrollment, roles, description, storage)
 
 
-def _parse_app_name(table: _Table) -> str | None:
+def _parse_app_name(table: Table) -> str | None:
     allowed = f"a display name of 1 to {MAX_APP_NAME} characters without control characters"
     name = table.text("name", allowed)
     if name is None:
@@ -286,7 +240,7 @@ def _parse_app_name(table: _Table) -> str | None:
     return name
 
 
-def _parse_description(table: _Table) -> str | None:
+def _parse_description(table: Table) -> str | None:
     allowed = f"text of at most {MAX_DESCRIPTION} characters; newline and tab are the only controls"
     text = table.text("description", allowed, default="")
     problem = None if text is None else _display_problem(text, MAX_DESCRIPTION, allow="\n\t")
@@ -296,34 +250,34 @@ def _parse_description(table: _Table) -> str | None:
     return text
 
 
-def _parse_enrollment(table: _Table) -> Enrollment | None:
+def _parse_enrollment(table: Table) -> Enrollment | None:
     value = table.values.get("enrollment", DEFAULT_ENROLLMENT)
     for choice in ENROLLMENTS:
         if value == choice:
             return choice
-    table.report("enrollment", f"must be one of {_choices(ENROLLMENTS)}; got {_describe(value)}")
+    table.reject("enrollment", f"one of {choices(ENROLLMENTS)}", value)
     return None
 
 
-def _parse_roles(table: _Table) -> tuple[str, ...] | None:
+def _parse_roles(table: Table) -> tuple[str, ...] | None:
     raw = table.values.get("roles", [BASE_ROLE])
     if not isinstance(raw, list):
         example = '["member", "admin"]'
-        table.report("roles", f"must be an array of role names such as {example}; got {_describe(raw)}")
+        table.report("roles", f"must be an array of role names such as {example}; got {describe(raw)}")
         return None
     before = len(table.issues)
     seen: dict[str, int] = {}
-    roles = _Table({}, (*table.where, "roles"), table.issues)
+    roles = table.child("roles")
     for index, role in enumerate(raw):
         if not isinstance(role, str) or not ROLE_PATTERN.fullmatch(role):
             rule = "a lowercase letter, then up to 30 of a-z, 0-9 and '-'"
-            roles.report(index, f"must be a role name: {rule}; got {_describe(role)}")
+            roles.report(index, f"must be a role name: {rule}; got {describe(role)}")
         elif role in seen:
             roles.report(index, f"duplicate role {role!r}, first at roles[{seen[role]}]; list it once")
         else:
             seen[role] = index
     if BASE_ROLE not in seen:
-        table.report("roles", f"must include {BASE_ROLE!r}, every app's baseline role; got {_show(raw)}")
+        table.report("roles", f"must include {BASE_ROLE!r}, every app's baseline role; got {show(raw)}")
     return tuple(seen) if len(table.issues) == before else None
 
 
@@ -335,38 +289,3 @@ def _display_problem(text: str, limit: int, allow: str) -> str | None:
         if char not in allow and (char in _BIDI or unicodedata.category(char) in _CONTROL_CATEGORIES):
             return f"contains control character U+{ord(char):04X}"
     return None
-
-
-def _key(*parts: str | int) -> str:
-    """Dotted TOML path; unusual parts are quoted and escaped, so a hostile key stays on one line.
-
-    >>> _key("apps", "church", "roles", 1)
-    'apps.church.roles[1]'
-    >>> print(_key("apps", 'x"; --'))
-    apps."x\\"; --"
-    """
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + (part if _BARE_KEY.fullmatch(part) else json.dumps(part))
-    return text
-
-
-def _choices(options: Iterable[str]) -> str:
-    return ", ".join(repr(option) for option in options)
-
-
-def _describe(value: object) -> str:
-    """A value for a message: strings as quoted text, anything else with its TOML type."""
-    if isinstance(value, str):
-        return _show(value)
-    shown = str(value).lower() if isinstance(value, bool) else _show(value)
-    return f"{_TOML_TYPES.get(type(value), 'date/time')} {shown}"
-
-
-def _show(value: object, limit: int = 60) -> str:
-    """repr() escapes control characters; long values are cut so that a message stays readable."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."

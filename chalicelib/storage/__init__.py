@@ -1,0 +1,1 @@
+"""Storage: one bucket, a folder `<slug>/` per app, folder rules, upload events, presigned URLs."""

@@ -1,0 +1,34 @@
+"""Folder rules to and from the JSON kept in the registry (`integreat.apps.storage`).
+
+The runtime never reads the manifest file (Lambda has none): provisioning writes each app's
+rules into the registry, and the runtime reads them back with the rest of the app's record.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.storage.spec import FolderRule, StorageSpec
+
+
+def to_json(spec: StorageSpec) -> str:
+    return json.dumps(
+        {"folders": [rule._asdict() | {"content_types": list(rule.content_types)} for rule in spec.folders]}
+    )
+
+
+def from_json(value: Any) -> StorageSpec:
+    """From the registry column (a dict from psycopg2's jsonb decoding, or a JSON string)."""
+    data = json.loads(value) if isinstance(value, str) else (value or {})
+    folders = tuple(
+        FolderRule(
+            path=str(f["path"]),
+            write=str(f["write"]),
+            read=str(f["read"]),
+            content_types=tuple(str(c) for c in f["content_types"]),
+            max_size=int(f["max_size"]),
+        )
+        for f in data.get("folders", [])
+    )
+    return StorageSpec(folders=folders)

@@ -1,0 +1,172 @@
+"""The storage-events consumer: S3 notifications (via SQS) -> the app's file index, or quarantine.
+
+One function per record (Powertools BatchProcessor) decides each event with the one decision
+function (`chalicelib.storage.rules`); accepted rows are staged and written with one batched
+statement per app when the batch ends, and a failed write fails exactly the records whose rows
+it carried (partial batch response; SQS retries them, then the DLQ). Rejected uploads are moved
+to `_quarantine/<key>` (copy, then delete; idempotent) and audited once.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NamedTuple
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.db.tenant import Database
+from chalicelib.observability import QUARANTINES, count, logger
+from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
+from chalicelib.storage.index import FileRow, audit, write_rows
+from chalicelib.storage.objects import ObjectHead, ObjectStore
+from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, decide_write, key_problem, locate
+from chalicelib.storage.spec import StorageSpec
+from chalicelib.tenancy.registry import ACTIVE
+
+ANY_TYPE = "*/*"
+
+
+class StorageDeps(NamedTuple):
+    db: Database
+    objects: ObjectStore
+    presigner_role_id: str | None  # the API's role: its uploads carry metadata we pinned
+    trust_metadata_without_principal: bool  # emulators only (moto sends no userIdentity)
+
+
+def process(event: dict[str, Any], deps: StorageDeps) -> dict[str, Any]:
+    """Handle one SQS batch; returns the partial batch response (`batchItemFailures`)."""
+    processor = IndexingProcessor(deps)
+    response = process_partial_response(event=event, record_handler=processor.handle, processor=processor)
+    return dict(response)
+
+
+class IndexingProcessor(BatchProcessor):
+    def __init__(self, deps: StorageDeps) -> None:
+        super().__init__(event_type=EventType.SQS)
+        self.deps = deps
+        self._pending: dict[str, list[tuple[FileRow, dict[str, Any]]]] = {}
+        self._storage: dict[str, StorageSpec] = {}
+        self._role_apps: dict[str, str] = {}
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]
+        self._pending.clear()
+        apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
+        self._storage = {a.slug: a.storage for a in apps}
+        self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
+
+    def _clean(self) -> None:
+        self._flush()
+        super()._clean()  # type: ignore[no-untyped-call]
+
+    def handle(self, record: SQSRecord) -> None:
+        try:
+            events = parse_body(record.body)
+        except StorageEventError as exc:  # permanent: record it, acknowledge it, never retry
+            audit(self.deps.db, kind="storage.malformed", app=None, subject=record.message_id, reason=str(exc),
+                  detail={"body": record.body[:4000]}, dedupe=f"storage.malformed:{record.message_id}")  # fmt: skip
+            return
+        for event in events:
+            self._one(event, record.raw_event)
+
+    def _one(self, event: StorageEvent, raw: dict[str, Any]) -> None:
+        if event.key.startswith(QUARANTINE_PREFIX):
+            return  # the platform's own folder: our moves land here and must not loop
+        problem = key_problem(event.key)
+        if event.action == REMOVED:
+            where = locate(event.key, self._storage) if problem is None else None
+            if where is not None and where.app is not None:
+                self._stage(where.app, _row(event, None, None, deleted=True), raw)
+            return
+        if problem is not None:
+            self._quarantine(event, None, problem)
+            return
+        self._created(event, raw)
+
+    def _created(self, event: StorageEvent, raw: dict[str, Any]) -> None:
+        where = locate(event.key, self._storage)
+        if not where.allowed or where.folder is None:
+            self._quarantine(event, where.app, where.reason)
+            return
+        head: ObjectHead | None = None
+        needs_head = self._trusts_metadata(event) or tuple(where.folder.content_types) != (ANY_TYPE,)
+        if needs_head:
+            head = self.deps.objects.head(event.key)
+            if head is None:
+                return  # gone already (removed or quarantined by an earlier delivery): nothing to index
+        actor = self._actor(event, head)
+        content_type = head.content_type if head else None
+        verdict: Verdict = decide_write(
+            event.key, size=event.size, content_type=content_type, actor=actor, storage=self._storage
+        )
+        if not verdict.allowed or verdict.app is None:
+            self._quarantine(event, where.app, verdict.reason)
+            return
+        uploader = actor.user_id if actor and actor.user_id else event.principal
+        self._stage(verdict.app, _row(event, content_type, uploader, deleted=False), raw)
+
+    def _trusts_metadata(self, event: StorageEvent) -> bool:
+        if event.principal is None:
+            return self.deps.trust_metadata_without_principal
+        return (
+            self.deps.presigner_role_id is not None
+            and _role_id(event.principal) == self.deps.presigner_role_id
+        )
+
+    def _actor(self, event: StorageEvent, head: ObjectHead | None) -> Actor | None:
+        if self._trusts_metadata(event):
+            if head is None:
+                return None
+            meta = head.metadata
+            return Actor(app=meta.get("app"), user_id=meta.get("uploader"), roles=tuple(meta.get("roles", "").split()),
+                         is_admin=meta.get("admin") == "true")  # fmt: skip
+        app = self._role_apps.get(_role_id(event.principal or ""))
+        # An app's own IAM role (its backend, or its users through the identity pool): the app,
+        # at member level; never an owner or a role holder, which only the API can vouch for.
+        return Actor(app=app, user_id=None, roles=("member",)) if app else None
+
+    def _quarantine(self, event: StorageEvent, app: str | None, reason: str) -> None:
+        self.deps.objects.move(event.key, QUARANTINE_PREFIX + event.key)
+        detail = {
+            "event": event.name,
+            "size": event.size,
+            "principal": event.principal,
+            "sequencer": event.sequencer,
+        }
+        audit(self.deps.db, kind="storage.quarantined", app=app, subject=event.key, reason=reason, detail=detail,
+              dedupe=f"storage.quarantined:{event.key}:{event.sequencer}")  # fmt: skip
+        logger.warning("upload quarantined", extra={"app": app, "key": event.key, "reason": reason})
+        count(QUARANTINES, app)
+
+    def _stage(self, app: str, row: FileRow, raw: dict[str, Any]) -> None:
+        self._pending.setdefault(app, []).append((row, raw))
+
+    def _flush(self) -> None:
+        for app, staged in self._pending.items():
+            try:
+                write_rows(self.deps.db, app, [row for row, _ in staged])
+            except Exception:
+                logger.exception("index write failed; its records will be retried", extra={"app": app})
+                self._fail({id(raw): raw for _, raw in staged}.values())
+        self._pending.clear()
+
+    def _fail(self, raws: Any) -> None:
+        """Turn records that had succeeded into failures (their rows were not written)."""
+        for raw in raws:
+            if raw in self.success_messages:
+                self.success_messages.remove(raw)
+                self.fail_messages.append(SQSRecord(raw))
+                self.exceptions.append(sys.exc_info())
+
+
+def _row(event: StorageEvent, content_type: str | None, uploader: str | None, *, deleted: bool) -> FileRow:
+    return FileRow(
+        event.key, event.size, event.etag, content_type, uploader, event.sequencer, event.time, deleted
+    )
+
+
+def _role_id(principal: str) -> str:
+    """'AWS:AROAXXXX:session' -> 'AROAXXXX' (the unique id IAM gives a role)."""
+    parts = principal.split(":")
+    return parts[1] if len(parts) >= 2 and parts[0] == "AWS" else principal
