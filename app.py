@@ -6,13 +6,17 @@ from chalice.app import Chalice
 
 from chalicelib.gateway.admin import admin
 from chalicelib.gateway.authz import authz
+from chalicelib.gateway.files import files
 from chalicelib.gateway.health import health
 from chalicelib.gateway.members import members
 from chalicelib.identity.triggers import triggers
+from chalicelib.storage.handlers import storage_events
 
 app = Chalice(app_name="integreat")
 app.register_blueprint(authz)  # the authorization middleware: every HTTP request, every stage
 app.register_blueprint(health)
 app.register_blueprint(members)
 app.register_blueprint(admin)
+app.register_blueprint(files)
+app.register_blueprint(storage_events)
 app.register_blueprint(triggers)

@@ -12,6 +12,7 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
+from chalicelib.storage.errors import StorageRefusal, StorageRequestError
 from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError
 
 
@@ -30,6 +31,8 @@ TRANSLATIONS: dict[type[BaseException], tuple[int, str]] = {
     UnknownUserError: (404, "unknown_user"),
     NotAMemberError: (404, "not_a_member"),
     UnknownRoleError: (400, "unknown_role"),
+    StorageRequestError: (400, "invalid_file_request"),
+    StorageRefusal: (403, "forbidden"),
 }
 
 

@@ -1,0 +1,93 @@
+"""Files of an app: signed uploads (the server picks the key), listings, signed downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.gateway.authz import current_caller
+from chalicelib.gateway.errors import ApiError
+from chalicelib.gateway.policy import MEMBER, route
+from chalicelib.runtime import runtime
+from chalicelib.storage.rules import Actor
+
+files = Blueprint(__name__)
+
+
+def _actor() -> Actor:
+    caller = current_caller()
+    return Actor(app=caller.app, user_id=caller.user_id, roles=caller.roles, is_admin=caller.is_admin)
+
+
+def _storage() -> dict[str, Any]:
+    return {slug: a.storage for slug, a in runtime().database.registry.all().items() if a.status == "active"}
+
+
+@route(files, "/apps/{app}/files/uploads", methods=["POST"], allow=MEMBER)
+def create_upload(app: str) -> dict[str, Any]:
+    from chalicelib.storage import uploads
+
+    runtime().database.registry.get_active(app)
+    request = uploads.parse_upload(files.current_request.json_body if files.current_request else None)
+    actor = _actor()
+    key, folder = uploads.authorize_upload(app, _storage(), request, actor)
+    form = runtime().objects.presigned_post(
+        key,
+        content_type=request.content_type,
+        max_size=folder.max_size,
+        metadata=uploads.upload_metadata(actor),
+        expires=uploads.UPLOAD_SECONDS,
+    )
+    return {
+        "key": key,
+        "upload": {"url": form["url"], "fields": form["fields"]},
+        "expires_in": uploads.UPLOAD_SECONDS,
+    }
+
+
+@route(files, "/apps/{app}/files", methods=["GET"], allow=MEMBER)
+def list_files(app: str) -> dict[str, Any]:
+    from chalicelib.storage import index, uploads
+
+    runtime().database.registry.get_active(app)
+    params = _params()
+    if "folder" not in params:
+        raise ApiError(400, "folder_required", "give ?folder=<a folder of the app>, e.g. ?folder=uploads/")
+    prefix = uploads.listing_prefix(app, params["folder"], _actor(), _storage())
+    limit = _limit(params.get("limit"))
+    found = index.list_files(runtime().database, app, prefix, params.get("cursor", ""), limit)
+    cursor = found[-1]["key"] if len(found) == limit else None
+    return {"app": app, "folder": params["folder"], "files": found, "next_cursor": cursor}
+
+
+@route(files, "/apps/{app}/files/download", methods=["GET"], allow=MEMBER)
+def download(app: str) -> dict[str, Any]:
+    from chalicelib.storage import uploads
+
+    runtime().database.registry.get_active(app)
+    params = _params()
+    key = params.get("key") or ""
+    uploads.authorize_download(app, key, _actor(), _storage())
+    if not runtime().database.read(app, "SELECT 1 FROM files WHERE key = %s AND NOT deleted", (key,)):
+        raise ApiError(404, "unknown_file", f"no file {key!r} in {app}")
+    return {
+        "key": key,
+        "url": runtime().objects.presigned_get(key, uploads.DOWNLOAD_SECONDS),
+        "expires_in": uploads.DOWNLOAD_SECONDS,
+    }
+
+
+def _params() -> dict[str, str]:
+    request = files.current_request
+    return dict((request.query_params if request is not None else None) or {})
+
+
+def _limit(raw: str | None) -> int:
+    from chalicelib.storage.uploads import MAX_LIST
+
+    if raw is None:
+        return 50
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
+        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIST}")
+    return int(raw)
