@@ -25,6 +25,7 @@ from chalicelib.db.pool import connector
 from chalicelib.db.tenant import RUNTIME_ROLE, Database
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+from chalicelib.provisioning.storage import StorageResources, ensure_storage
 from chalicelib.runtime import Runtime, use_runtime
 from chalicelib.settings import Settings
 from chalicelib.tenancy.manifest import AppSpec, load_manifest
@@ -36,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's per-request access log
 EVENTS_DIR = Path(__file__).parent / "events"
 TEST_DATABASE = "integreat_test"
+TEST_BUCKET = "integreat-test-files"
+TEST_QUEUE = "integreat-test-storage-events"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -160,6 +163,7 @@ class IdentityPlatform:
     user_pool_id: str
     clients: dict[str, str]  # slug -> app client id
     settings: Settings
+    storage: StorageResources
 
     def cognito(self) -> Any:
         return aws_client("cognito-idp", self.settings)
@@ -179,12 +183,18 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
     )
     cognito = aws_client("cognito-idp", settings)
     pool_id = cognito.create_user_pool(PoolName="integreat-test")["UserPool"]["Id"]
-    settings = settings._replace(user_pool_id=pool_id)
-    provisioner = IdentityProvisioner(
-        cognito,
-        aws_client("iam", settings),
-        IdentityConfig(pool_id, "integreat", "test", account_id="123456789012", password_auth=True),
+    resources = ensure_storage(
+        aws_client("s3", settings),
+        aws_client("sqs", settings),
+        bucket=TEST_BUCKET,
+        queue=TEST_QUEUE,
+        region="eu-west-1",
     )
+    settings = settings._replace(user_pool_id=pool_id, bucket=TEST_BUCKET)
+    config = IdentityConfig(
+        pool_id, "integreat", "test", account_id="123456789012", password_auth=True, bucket=TEST_BUCKET
+    )
+    provisioner = IdentityProvisioner(cognito, aws_client("iam", settings), config)
     report = sync_apps(connector(platform.operator_url), demo_apps, workers=2, identity=provisioner)
     assert report.ok, report.failed
     conn = platform.connect()
@@ -192,7 +202,7 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
         cur.execute("SELECT slug, client_id FROM integreat.app_clients")
         clients = {str(slug): str(client) for slug, client in cur.fetchall()}
     conn.close()
-    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings)
+    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings, resources)
 
 
 @pytest.fixture
