@@ -6,6 +6,7 @@ turns an API request into a key and a caller into an Actor, and asks.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from chalicelib.storage.errors import StorageRefusal, StorageRequestError
@@ -15,6 +16,26 @@ from chalicelib.storage.spec import USER, FolderRule, StorageSpec
 UPLOAD_SECONDS = 300
 DOWNLOAD_SECONDS = 300
 MAX_LIST = 200
+
+
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def filename_problem(filename: str) -> str | None:
+    """Traversal and encoding tricks are refused outright (400), not silently rewritten; other
+    characters are made safe by `safe_filename` when the key is built."""
+    if "/" in filename or "\\" in filename:
+        return "file name may not contain '/' or '\\': the server picks the folder"
+    if filename.strip(".") == "":
+        return "file name may not be empty or only dots"
+    if _CONTROL.search(filename):
+        return "file name may not contain control characters"
+    if _ENCODED.search(filename):
+        return "file name may not contain URL-encoded characters (%XX): send the name decoded"
+    if len(filename.encode()) > 1000:
+        return "file name is longer than 1,000 bytes"
+    return None
 
 
 class UploadRequest(NamedTuple):
@@ -36,6 +57,10 @@ def parse_upload(body: Any) -> UploadRequest:
     unknown = set(body) - set(UploadRequest._fields)
     if unknown:
         problems.append(f"unknown keys {sorted(unknown)}; allowed: {list(UploadRequest._fields)}")
+    if isinstance(body.get("filename"), str) and body["filename"]:
+        problem = filename_problem(body["filename"])
+        if problem:
+            problems.append(problem)
     if problems:
         raise StorageRequestError("; ".join(problems))
     assert isinstance(size, int)

@@ -78,7 +78,7 @@ def test_presigned_upload_is_indexed_and_listed(identity: IdentityPlatform, rt: 
         signed = api.http.post(
             "/apps/church/files/uploads",
             headers={**token, "Content-Type": "application/json"},
-            body='{"folder": "uploads/", "filename": "../../notes.txt", "content_type": "text/plain", "size": 5}',
+            body='{"folder": "uploads/", "filename": "notes.txt", "content_type": "text/plain", "size": 5}',
         )
         assert signed.status_code == 200, signed.body
         key = signed.json_body["key"]
