@@ -20,7 +20,7 @@ from chalicelib.observability import QUARANTINES, count, logger
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
 from chalicelib.storage.index import FileRow, audit, write_rows
 from chalicelib.storage.objects import ObjectHead, ObjectStore
-from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, decide_write, key_problem, locate
+from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, judge_write, key_problem, locate
 from chalicelib.storage.spec import StorageSpec
 from chalicelib.tenancy.registry import ACTIVE
 
@@ -48,10 +48,16 @@ class IndexingProcessor(BatchProcessor):
         self._pending: dict[str, list[tuple[FileRow, dict[str, Any]]]] = {}
         self._storage: dict[str, StorageSpec] = {}
         self._role_apps: dict[str, str] = {}
+        # Per batch: where a directory lies (app, folder, owner) and who a principal is. A batch
+        # is mostly one app's uploads into a few folders, so each is worked out once.
+        self._places: dict[str, Verdict] = {}
+        self._principals: dict[str | None, Actor | None] = {}
 
     def _prepare(self) -> None:
         super()._prepare()  # type: ignore[no-untyped-call]
         self._pending.clear()
+        self._places.clear()
+        self._principals.clear()
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
         self._storage = {a.slug: a.storage for a in apps}
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
@@ -73,33 +79,37 @@ class IndexingProcessor(BatchProcessor):
     def _one(self, event: StorageEvent, raw: dict[str, Any]) -> None:
         if event.key.startswith(QUARANTINE_PREFIX):
             return  # the platform's own folder: our moves land here and must not loop
-        problem = key_problem(event.key)
+        where = self._locate(event.key)
         if event.action == REMOVED:
-            where = locate(event.key, self._storage) if problem is None else None
-            if where is not None and where.app is not None:
+            if where.app is not None and key_problem(event.key) is None:
                 self._stage(where.app, _row(event, None, None, deleted=True), raw)
             return
-        if problem is not None:
-            self._quarantine(event, None, problem)
-            return
-        self._created(event, raw)
-
-    def _created(self, event: StorageEvent, raw: dict[str, Any]) -> None:
-        where = locate(event.key, self._storage)
         if not where.allowed or where.folder is None:
             self._quarantine(event, where.app, where.reason)
             return
+        self._created(event, where, raw)
+
+    def _locate(self, key: str) -> Verdict:
+        """`locate`, with the folder match cached per directory (it depends on nothing else)."""
+        problem = key_problem(key)
+        if problem is not None:
+            return Verdict(False, problem)
+        directory = key.rpartition("/")[0]
+        where = self._places.get(directory)
+        if where is None:
+            where = self._places[directory] = locate(key, self._storage)
+        return where
+
+    def _created(self, event: StorageEvent, where: Verdict, raw: dict[str, Any]) -> None:
+        assert where.folder is not None
         head: ObjectHead | None = None
-        needs_head = self._trusts_metadata(event) or tuple(where.folder.content_types) != (ANY_TYPE,)
-        if needs_head:
+        if self._trusts_metadata(event) or where.folder.content_types != (ANY_TYPE,):
             head = self.deps.objects.head(event.key)
             if head is None:
                 return  # gone already (removed or quarantined by an earlier delivery): nothing to index
         actor = self._actor(event, head)
         content_type = head.content_type if head else None
-        verdict: Verdict = decide_write(
-            event.key, size=event.size, content_type=content_type, actor=actor, storage=self._storage
-        )
+        verdict = judge_write(where, size=event.size, content_type=content_type, actor=actor)
         if not verdict.allowed or verdict.app is None:
             self._quarantine(event, where.app, verdict.reason)
             return
@@ -121,10 +131,14 @@ class IndexingProcessor(BatchProcessor):
             meta = head.metadata
             return Actor(app=meta.get("app"), user_id=meta.get("uploader"), roles=tuple(meta.get("roles", "").split()),
                          is_admin=meta.get("admin") == "true")  # fmt: skip
-        app = self._role_apps.get(_role_id(event.principal or ""))
-        # An app's own IAM role (its backend, or its users through the identity pool): the app,
-        # at member level; never an owner or a role holder, which only the API can vouch for.
-        return Actor(app=app, user_id=None, roles=("member",)) if app else None
+        if event.principal not in self._principals:
+            app = self._role_apps.get(_role_id(event.principal or ""))
+            # An app's own IAM role (its backend, or its users through the identity pool): the
+            # app, at member level; never an owner or a role holder, which only the API vouches for.
+            self._principals[event.principal] = (
+                Actor(app=app, user_id=None, roles=("member",)) if app else None
+            )
+        return self._principals[event.principal]
 
     def _quarantine(self, event: StorageEvent, app: str | None, reason: str) -> None:
         self.deps.objects.move(event.key, QUARANTINE_PREFIX + event.key)

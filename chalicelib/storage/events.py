@@ -8,6 +8,7 @@ Keys in S3 events are URL-encoded (spaces as `+`): they are decoded here exactly
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
@@ -33,10 +34,13 @@ class StorageEvent(NamedTuple):
     time: str  # ISO-8601
 
 
+_HEX = re.compile(r"[0-9A-F]{1,32}")
+
+
 def normalize_sequencer(sequencer: str) -> str:
     """Left-pad with zeros so that string order is event order (AWS: compare after padding)."""
     value = sequencer.strip().upper()
-    if not value or any(c not in "0123456789ABCDEF" for c in value) or len(value) > SEQUENCER_WIDTH:
+    if not _HEX.fullmatch(value):
         raise StorageEventError(f"malformed sequencer {sequencer!r}")
     return value.rjust(SEQUENCER_WIDTH, "0")
 

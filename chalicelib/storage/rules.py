@@ -130,7 +130,16 @@ def decide_write(
     storage: Mapping[str, StorageSpec],
 ) -> Verdict:
     """May `actor` put an object of `size` bytes and `content_type` at `key`?"""
-    where = locate(key, storage)
+    verdict = judge_write(locate(key, storage), size=size, content_type=content_type, actor=actor)
+    if verdict.allowed and verdict.folder is not None:
+        return verdict._replace(reason=f"{_who(actor)} may write {verdict.app}/{verdict.folder.path}")
+    return verdict
+
+
+def judge_write(
+    where: Verdict, *, size: int | None, content_type: str | None, actor: Actor | None
+) -> Verdict:
+    """`decide_write` for a key already `locate`d (the consumer locates once, per event)."""
     if not where.allowed or where.folder is None or where.app is None:
         return where
     refusal = _access_refusal("write", where.folder.write, actor, where)
@@ -138,7 +147,8 @@ def decide_write(
         refusal = _content_refusal(where.folder, f"{where.app}/{where.folder.path}", size, content_type)
     if refusal is not None:
         return where._replace(allowed=False, reason=refusal)
-    return where._replace(reason=f"{_who(actor)} may write {where.app}/{where.folder.path}")
+    # The consumer runs this per event: an allowed verdict keeps locate's reason, unformatted.
+    return where
 
 
 def decide_read(key: str, *, actor: Actor | None, storage: Mapping[str, StorageSpec]) -> Verdict:
@@ -232,6 +242,8 @@ def _match(path: str, segments: list[str]) -> str | None:
 
 def _access_refusal(verb: str, rule: str, actor: Actor | None, where: Verdict) -> str | None:
     """Why `actor` may not `verb` (write/read) in `where`'s folder under `rule`, or None."""
+    if actor is not None and (actor.is_admin or _holds(actor, rule, where)):
+        return None  # the common case, decided without building any message
     place = f"{where.app}/{where.folder.path if where.folder else ''}"
     if actor is None:
         return f"{'uploader' if verb == 'write' else 'reader'} unknown: nobody may {verb} {place} anonymously"
@@ -250,22 +262,31 @@ def _access_refusal(verb: str, rule: str, actor: Actor | None, where: Verdict) -
     return f"{_who(actor)} may not {verb} {place}: only {who_may.get(rule, f'{where.app} role {rule!r}')} may"
 
 
+def _holds(actor: Actor, rule: str, where: Verdict) -> bool:
+    if actor.app != where.app:
+        return False
+    if rule == MEMBERS:
+        return bool(actor.roles)
+    if rule == OWNER:
+        return actor.user_id is not None and actor.user_id == where.owner
+    return rule in actor.roles
+
+
 def _content_refusal(
     folder: FolderRule, place: str, size: int | None, content_type: str | None
 ) -> str | None:
-    accepted = ", ".join(folder.content_types)
     if content_type is None:
         if ANY_TYPE not in folder.content_types:
-            return f"content type unknown; {place} accepts only {accepted}"
+            return f"content type unknown; {place} accepts only {', '.join(folder.content_types)}"
     elif not content_type_allowed(content_type, folder.content_types):
+        accepted = ", ".join(folder.content_types)
         return f"content type {_quote(content_type)} is not accepted in {place}; allowed: {accepted}"
-    limit = size_text(folder.max_size)
     if size is None:
-        return f"size unknown; {place} accepts files of at most {limit}"
+        return f"size unknown; {place} accepts files of at most {size_text(folder.max_size)}"
     if size < 0:
         return f"size {size} is negative"
     if size > folder.max_size:
-        return f"size {size_text(size)} exceeds {place} limit of {limit}"
+        return f"size {size_text(size)} exceeds {place} limit of {size_text(folder.max_size)}"
     return None
 
 
