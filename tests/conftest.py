@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,13 +206,19 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
     return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings, resources)
 
 
-@pytest.fixture
-def installed_runtime(identity: IdentityPlatform) -> Iterator[Runtime]:
-    """The runtime the Chalice app uses during one test (injected, not patched)."""
-    rt = identity.runtime()
-    use_runtime(rt)
+@contextmanager
+def installed(runtime: Runtime) -> Iterator[Runtime]:
+    """Make `runtime` the one the handlers use (injected, not patched); undone and closed after."""
+    use_runtime(runtime)
     try:
-        yield rt
+        yield runtime
     finally:
         use_runtime(None)
-        rt.database.close()
+        runtime.database.close()
+
+
+@pytest.fixture
+def installed_runtime(identity: IdentityPlatform) -> Iterator[Runtime]:
+    """The runtime the Chalice app uses during one test."""
+    with installed(identity.runtime()) as rt:
+        yield rt

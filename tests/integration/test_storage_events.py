@@ -13,9 +13,9 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib.aws import client
-from chalicelib.runtime import Runtime, use_runtime
+from chalicelib.runtime import Runtime
 from chalicelib.storage.consumer import process
-from tests.conftest import TEST_BUCKET, IdentityPlatform
+from tests.conftest import TEST_BUCKET, IdentityPlatform, installed
 from tests.identity import Users
 from tests.storage import batch, drain, s3_event
 
@@ -24,13 +24,10 @@ PRESIGNER = "AROAEXAMPLEPRESIGNER"
 
 @pytest.fixture
 def rt(identity: IdentityPlatform) -> Iterator[Runtime]:
-    runtime = Runtime(identity.settings._replace(presigner_role_id=PRESIGNER), identity.runtime().database)
-    use_runtime(runtime)
-    try:
+    with installed(
+        Runtime(identity.settings._replace(presigner_role_id=PRESIGNER), identity.runtime().database)
+    ) as runtime:
         yield runtime
-    finally:
-        use_runtime(None)
-        runtime.database.close()
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import app as chalice_app
 from chalicelib.gateway.policy import POLICIES
 from chalicelib.identity import triggers
 from chalicelib.identity.tokens import TokenError, issuer_for
-from chalicelib.runtime import Runtime, use_runtime
-from tests.conftest import IdentityPlatform
+from chalicelib.runtime import Runtime
+from tests.conftest import IdentityPlatform, installed
 from tests.identity import Users, cognito_event
 from tests.tokens import Signer, access_claims, id_claims
 
@@ -30,13 +30,10 @@ def signer() -> Signer:
 @pytest.fixture
 def rt(identity: IdentityPlatform, signer: Signer) -> Iterator[Runtime]:
     """The runtime, trusting the test signing key as the pool's JWKS (injected, not patched)."""
-    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
-    use_runtime(runtime)
-    try:
-        yield runtime
-    finally:
-        use_runtime(None)
-        runtime.database.close()
+    with installed(
+        Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
+    ) as rt:
+        yield rt
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib.identity.tokens import issuer_for
-from chalicelib.runtime import Runtime, use_runtime
-from tests.conftest import IdentityPlatform
+from chalicelib.runtime import Runtime
+from tests.conftest import IdentityPlatform, installed
 from tests.tokens import Signer, access_claims
 
 SUB = "0b1f2c3d-aaaa-bbbb-cccc-000000000001"
@@ -26,14 +26,9 @@ def signer() -> Signer:
 
 @pytest.fixture
 def api(identity: IdentityPlatform, signer: Signer) -> Iterator[Client]:
-    rt = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
-    use_runtime(rt)
-    try:
-        with Client(chalice_app.app) as client:
-            yield client
-    finally:
-        use_runtime(None)
-        rt.database.close()
+    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
+    with installed(runtime), Client(chalice_app.app) as client:
+        yield client
 
 
 def token(
