@@ -6,10 +6,12 @@ from chalice.app import Chalice
 
 from chalicelib.gateway.admin import admin
 from chalicelib.gateway.authz import authz
+from chalicelib.gateway.events import events
 from chalicelib.gateway.files import files
 from chalicelib.gateway.health import health
 from chalicelib.gateway.members import members
 from chalicelib.identity.triggers import triggers
+from chalicelib.messaging.handlers import cross_app_events
 from chalicelib.storage.handlers import storage_events
 
 app = Chalice(app_name="integreat")
@@ -18,5 +20,7 @@ app.register_blueprint(health)
 app.register_blueprint(members)
 app.register_blueprint(admin)
 app.register_blueprint(files)
+app.register_blueprint(events)
+app.register_blueprint(cross_app_events)
 app.register_blueprint(storage_events)
 app.register_blueprint(triggers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.tenant import Database, Params, Row, TenantCursor
 from chalicelib.settings import Settings, get_settings
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # imported where first used: each costs cold-start time some 
     from chalicelib.identity.exclusions import Exclusions
     from chalicelib.identity.jwks import Fetch
     from chalicelib.identity.tokens import TokenVerifier
+    from chalicelib.messaging.consumer import MessagingDeps
     from chalicelib.storage.consumer import StorageDeps
     from chalicelib.storage.objects import ObjectStore
 
@@ -84,9 +85,29 @@ class Runtime:
         return StorageDeps(
             db=self.database,
             objects=self.objects,
-            presigner_role_id=self.settings.presigner_role_id,
+            api_role_id=self.settings.api_role_id,
             trust_metadata_without_principal=self.settings.emulated,
         )
+
+    @cached_property
+    def sqs(self) -> Any:
+        from chalicelib import aws
+
+        return aws.client("sqs", self.settings)
+
+    def send_event_batch(self, entries: list[dict[str, str]]) -> dict[str, Any]:
+        """SendMessageBatch to the cross-app queue (its URL is looked up once)."""
+        result: dict[str, Any] = self.sqs.send_message_batch(QueueUrl=self.events_queue_url, Entries=entries)
+        return result
+
+    @cached_property
+    def events_queue_url(self) -> str:
+        return str(self.sqs.get_queue_url(QueueName=self.settings.events_queue)["QueueUrl"])
+
+    def messaging_deps(self) -> MessagingDeps:
+        from chalicelib.messaging.consumer import MessagingDeps
+
+        return MessagingDeps(db=self.database, api_sender_id=self.settings.api_role_id)
 
     def signup_client(self, username: str) -> str | None:
         """The client `username` signed up through, as the pre sign-up trigger recorded it."""

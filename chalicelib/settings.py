@@ -27,7 +27,10 @@ AWS_ENDPOINT_URL = "INTEGREAT_AWS_ENDPOINT_URL"  # one endpoint for every AWS se
 USER_POOL_ID = "INTEGREAT_USER_POOL_ID"
 PLATFORM_NAME = "INTEGREAT_PLATFORM_NAME"
 BUCKET = "INTEGREAT_BUCKET"
-PRESIGNER_ROLE_ID = "INTEGREAT_PRESIGNER_ROLE_ID"  # the API function role's unique id (AROA...)
+EVENTS_QUEUE = "INTEGREAT_EVENTS_QUEUE"
+API_ROLE_ID = (
+    "INTEGREAT_API_ROLE_ID"  # the API function role's unique id (AROA...): uploads it signs, events it sends
+)
 
 STAGES = ("local", "dev", "prod", "test")
 
@@ -71,7 +74,8 @@ class _Fields(NamedTuple):
     user_pool_id: str | None = None
     platform_name: str = "integreat"
     bucket: str | None = None
-    presigner_role_id: str | None = None
+    events_queue: str = "integreat-events"
+    api_role_id: str | None = None
 
 
 class Settings(_Fields):
@@ -157,7 +161,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "user_pool_id": env.get(USER_POOL_ID) or None,
         "platform_name": env.get(PLATFORM_NAME) or "integreat",
         "bucket": env.get(BUCKET) or None,
-        "presigner_role_id": env.get(PRESIGNER_ROLE_ID) or None,
+        "events_queue": env.get(EVENTS_QUEUE) or "integreat-events",
+        "api_role_id": env.get(API_ROLE_ID) or None,
     }
     values.update({k: v for k, v in explicit.items() if v is not None})
     return Settings(**values)

@@ -7,55 +7,23 @@ import json
 from typing import Any
 from urllib.parse import quote_plus
 
-from chalicelib.aws import client
 from chalicelib.runtime import Runtime
 from chalicelib.storage.consumer import process
 from tests.conftest import IdentityPlatform, load_event
+from tests.queues import depth, poll
 
 
-def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """SQS ReceiveMessage results wrapped as the Lambda SQS event (the shape in tests/events/)."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "eu-west-1",
-            }
-            for m in messages
-        ]
-    }
-
-
-def deliver(identity: IdentityPlatform, rt: Runtime) -> list[dict[str, Any]]:
-    """One poll of the storage-events queue through the real consumer, as the Lambda event source
-    mapping does: failed records stay on the queue, the rest are deleted. Returns the failures."""
-    queue = client("sqs", identity.settings)
-    found = queue.receive_message(
-        QueueUrl=identity.storage.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-    ).get("Messages", [])
-    if not found:
-        return []
-    response = process(lambda_event(found, identity.storage.queue_arn), rt.storage_deps())
-    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-    for message in found:
-        if message["MessageId"] not in failed:
-            queue.delete_message(QueueUrl=identity.storage.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return list(response["batchItemFailures"])
+def deliver(identity: IdentityPlatform, rt: Runtime) -> list[str]:
+    """One poll of the storage-events queue through the real consumer; returns the failed ids."""
+    storage = identity.storage
+    return poll(
+        identity.settings, storage.queue_url, storage.queue_arn, lambda e: process(e, rt.storage_deps())
+    )[1]
 
 
 def drain(identity: IdentityPlatform, rt: Runtime, rounds: int = 20) -> None:
     for _ in range(rounds):
-        attrs = client("sqs", identity.settings).get_queue_attributes(
-            QueueUrl=identity.storage.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        if attrs["ApproximateNumberOfMessages"] == "0":
+        if depth(identity.settings, identity.storage.queue_url) == 0:
             return
         deliver(identity, rt)
 

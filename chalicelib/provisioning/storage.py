@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-MAX_RECEIVE_COUNT = 5
-CONSUMER_TIMEOUT_SECONDS = 30
-VISIBILITY_TIMEOUT_SECONDS = 6 * CONSUMER_TIMEOUT_SECONDS
+from chalicelib.provisioning.queues import ensure_queue
 
 
 class StorageResources(NamedTuple):
@@ -26,21 +24,10 @@ class StorageResources(NamedTuple):
 def ensure_storage(s3: Any, sqs: Any, *, bucket: str, queue: str, region: str) -> StorageResources:
     """Idempotent: creates what is missing, re-applies settings to what exists."""
     _ensure_bucket(s3, bucket, region)
-    dlq_url = sqs.create_queue(QueueName=f"{queue}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})[
-        "QueueUrl"
-    ]
-    dlq_arn = _arn(sqs, dlq_url)
-    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    queue_arn = _arn(sqs, queue_url)
+    arn = f"arn:aws:sqs:{region}:*:{queue}"  # the policy names its queue; the real ARN is known after
+    pair = ensure_queue(sqs, queue, policy=_queue_policy(arn, bucket))
     sqs.set_queue_attributes(
-        QueueUrl=queue_url,
-        Attributes={
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-            ),
-            "Policy": json.dumps(_queue_policy(queue_arn, bucket)),
-        },
+        QueueUrl=pair.url, Attributes={"Policy": json.dumps(_queue_policy(pair.arn, bucket))}
     )
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
@@ -48,13 +35,13 @@ def ensure_storage(s3: Any, sqs: Any, *, bucket: str, queue: str, region: str) -
             "QueueConfigurations": [
                 {
                     "Id": "integreat-storage-events",
-                    "QueueArn": queue_arn,
+                    "QueueArn": pair.arn,
                     "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
                 }
             ]
         },
     )
-    return StorageResources(bucket, queue_url, queue_arn, dlq_url)
+    return StorageResources(bucket, pair.url, pair.arn, pair.dlq_url)
 
 
 def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -76,10 +63,6 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
             "RestrictPublicBuckets": True,
         },
     )
-
-
-def _arn(sqs: Any, url: str) -> str:
-    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
 def _queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:

@@ -9,12 +9,11 @@ to `_quarantine/<key>` (copy, then delete; idempotent) and audited once.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NamedTuple
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.batching import StagingBatchProcessor
 from chalicelib.db.tenant import Database
 from chalicelib.observability import QUARANTINES, count, logger
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
@@ -30,20 +29,18 @@ ANY_TYPE = "*/*"
 class StorageDeps(NamedTuple):
     db: Database
     objects: ObjectStore
-    presigner_role_id: str | None  # the API's role: its uploads carry metadata we pinned
+    api_role_id: str | None  # the API's role: its uploads carry metadata we pinned
     trust_metadata_without_principal: bool  # emulators only (moto sends no userIdentity)
 
 
 def process(event: dict[str, Any], deps: StorageDeps) -> dict[str, Any]:
     """Handle one SQS batch; returns the partial batch response (`batchItemFailures`)."""
-    processor = IndexingProcessor(deps)
-    response = process_partial_response(event=event, record_handler=processor.handle, processor=processor)
-    return dict(response)
+    return IndexingProcessor(deps).run(event)
 
 
-class IndexingProcessor(BatchProcessor):
+class IndexingProcessor(StagingBatchProcessor):
     def __init__(self, deps: StorageDeps) -> None:
-        super().__init__(event_type=EventType.SQS)
+        super().__init__()
         self.deps = deps
         self._pending: dict[str, list[tuple[FileRow, dict[str, Any]]]] = {}
         self._storage: dict[str, StorageSpec] = {}
@@ -53,18 +50,13 @@ class IndexingProcessor(BatchProcessor):
         self._places: dict[str, Verdict] = {}
         self._principals: dict[str | None, Actor | None] = {}
 
-    def _prepare(self) -> None:
-        super()._prepare()  # type: ignore[no-untyped-call]
+    def prepare(self) -> None:
         self._pending.clear()
         self._places.clear()
         self._principals.clear()
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
         self._storage = {a.slug: a.storage for a in apps}
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
-
-    def _clean(self) -> None:
-        self._flush()
-        super()._clean()  # type: ignore[no-untyped-call]
 
     def handle(self, record: SQSRecord) -> None:
         try:
@@ -119,10 +111,7 @@ class IndexingProcessor(BatchProcessor):
     def _trusts_metadata(self, event: StorageEvent) -> bool:
         if event.principal is None:
             return self.deps.trust_metadata_without_principal
-        return (
-            self.deps.presigner_role_id is not None
-            and _role_id(event.principal) == self.deps.presigner_role_id
-        )
+        return self.deps.api_role_id is not None and _role_id(event.principal) == self.deps.api_role_id
 
     def _actor(self, event: StorageEvent, head: ObjectHead | None) -> Actor | None:
         if self._trusts_metadata(event):
@@ -156,22 +145,14 @@ class IndexingProcessor(BatchProcessor):
     def _stage(self, app: str, row: FileRow, raw: dict[str, Any]) -> None:
         self._pending.setdefault(app, []).append((row, raw))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         for app, staged in self._pending.items():
             try:
                 write_rows(self.deps.db, app, [row for row, _ in staged])
             except Exception:
                 logger.exception("index write failed; its records will be retried", extra={"app": app})
-                self._fail({id(raw): raw for _, raw in staged}.values())
+                self.fail({id(raw): raw for _, raw in staged}.values())
         self._pending.clear()
-
-    def _fail(self, raws: Any) -> None:
-        """Turn records that had succeeded into failures (their rows were not written)."""
-        for raw in raws:
-            if raw in self.success_messages:
-                self.success_messages.remove(raw)
-                self.fail_messages.append(SQSRecord(raw))
-                self.exceptions.append(sys.exc_info())
 
 
 def _row(event: StorageEvent, content_type: str | None, uploader: str | None, *, deleted: bool) -> FileRow:

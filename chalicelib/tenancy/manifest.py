@@ -6,9 +6,10 @@ module. Validation collects every problem in one pass and reports each with the 
 key, what is wrong and what is allowed, so an operator fixes a manifest in one round.
 
 Each section has its own small parser, reading through `toml_reader.Table`; a section owned by
-another concern lives with it (`[apps.<slug>.storage]`: `chalicelib.storage.spec`). A new section
-(events, datasets, integrations) adds one parser, one dataclass field and one entry in its
-parent's allowed keys; unknown keys are rejected, so a typo never passes silently.
+another concern lives with it (`[apps.<slug>.storage]`: `chalicelib.storage.spec`,
+`[apps.<slug>.events]`: `chalicelib.messaging.spec`). A new section (datasets, integrations) adds
+one parser, one dataclass field and one entry in its parent's allowed keys; unknown keys are
+rejected, so a typo never passes silently. Rules between apps run once every app is parsed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from chalicelib.messaging.spec import EventsSpec, check_event_links, parse_events
 from chalicelib.storage.spec import StorageSpec, parse_storage
 from chalicelib.tenancy.errors import TenancyError, UnknownAppError
 from chalicelib.tenancy.slugs import slug_problem, validate_slug
@@ -55,14 +57,15 @@ FILE_KEY = "<file>"
 
 _TOP_KEYS = ("platform", "apps")
 _PLATFORM_KEYS = ("name", "region")
-_APP_KEYS = ("name", "enrollment", "roles", "description", "storage")
+_APP_KEYS = ("name", "enrollment", "roles", "description", "storage", "events")
 
 # Bidi overrides and isolates make text display out of order (Trojan Source, CVE-2021-42574);
 # display names end up in consoles and e-mails, so they are refused along with C0/C1 controls.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_NO_STORAGE = StorageSpec()  # NamedTuples: immutable, so one shared default is safe
+_NO_EVENTS = EventsSpec()
 # tomllib's own wording; if a Python release changes it, the generic message below still applies.
-_NO_STORAGE = StorageSpec()  # a NamedTuple: immutable, so one shared default is safe
 _DUPLICATE_APP = re.compile(r"Cannot declare \('apps', '([a-z0-9_]+)'\) twice (\(at line \d+, column \d+\))")
 
 
@@ -77,6 +80,8 @@ class AppSpec:
     description: str = ""
     #: Its folders under `<slug>/` and who may write and read them; none declared: no uploads.
     storage: StorageSpec = _NO_STORAGE
+    #: What it publishes, to whom, and what it subscribes to; none declared: no events either way.
+    events: EventsSpec = _NO_EVENTS
 
     def __post_init__(self) -> None:
         # Defence in depth: an AppSpec built by hand cannot carry a slug the parser would refuse.
@@ -199,11 +204,14 @@ def _parse_apps(doc: Table) -> tuple[AppSpec, ...]:
     table = doc.table("apps", "a table of apps keyed by slug, written [apps.<slug>]", default={})
     if table is None:
         return ()
-    apps = [_parse_app(table, slug) for slug in table.values]
+    events: dict[str, EventsSpec | None] = {}
+    apps = [_parse_app(table, slug, events) for slug in table.values]
+    check_event_links(table, events)
     return tuple(app for app in apps if app is not None)
 
 
-def _parse_app(apps: Table, slug: str) -> AppSpec | None:
+def _parse_app(apps: Table, slug: str, events: dict[str, EventsSpec | None]) -> AppSpec | None:
+    """One app; its events also go into `events`, even when the app is invalid, for the links."""
     problem = slug_problem(slug)
     if problem is not None:
         apps.report(slug, f"invalid app slug: {problem}")
@@ -216,6 +224,7 @@ def _parse_app(apps: Table, slug: str) -> AppSpec | None:
     roles = _parse_roles(table)
     description = _parse_description(table)
     storage = parse_storage(table, roles)
+    events[slug] = spec = parse_events(table, slug)
     if (
         problem
         or name is None
@@ -223,9 +232,10 @@ def _parse_app(apps: Table, slug: str) -> AppSpec | None:
         or roles is None
         or description is None
         or storage is None
+        or spec is None
     ):
         return None
-    return AppSpec(slug, name, enrollment, roles, description, storage)
+    return AppSpec(slug, name, enrollment, roles, description, storage, spec)
 
 
 def _parse_app_name(table: Table) -> str | None:

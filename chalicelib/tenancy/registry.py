@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+from chalicelib.messaging.spec import EventsSpec
 from chalicelib.storage.spec import StorageSpec
 from chalicelib.tenancy.errors import AppRemovedError, UnknownAppError
 from chalicelib.tenancy.slugs import validate_slug
@@ -36,6 +37,7 @@ class AppRecord(NamedTuple):
     clients: tuple[str, ...] = ()  # Cognito app client ids that belong to this app
     storage: StorageSpec = StorageSpec()  # folder rules, from the manifest via provisioning
     iam_role_id: str | None = None  # IAM's unique id of the app role (how S3 and SQS name it)
+    events: EventsSpec = EventsSpec()  # what it publishes and subscribes to, from the manifest
 
 
 Loader = Callable[[], Mapping[str, AppRecord]]

@@ -25,7 +25,7 @@ PRESIGNER = "AROAEXAMPLEPRESIGNER"
 @pytest.fixture
 def rt(identity: IdentityPlatform) -> Iterator[Runtime]:
     with installed(
-        Runtime(identity.settings._replace(presigner_role_id=PRESIGNER), identity.runtime().database)
+        Runtime(identity.settings._replace(api_role_id=PRESIGNER), identity.runtime().database)
     ) as runtime:
         yield runtime
 

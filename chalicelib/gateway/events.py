@@ -1,0 +1,63 @@
+"""Cross-app events: publish (the platform stamps the source), read the inbox, acknowledge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.gateway.errors import ApiError
+from chalicelib.gateway.policy import MEMBER, route
+from chalicelib.runtime import runtime
+
+events = Blueprint(__name__)
+
+MAX_INBOX_PAGE = 100
+
+
+@route(events, "/apps/{app}/events", methods=["POST"], allow=MEMBER)
+def publish_events(app: str) -> Response:
+    from chalicelib.messaging.publish import publish
+
+    rt = runtime()
+    rt.database.registry.get_active(app)
+    request = events.current_request
+    specs = {slug: a.events for slug, a in rt.database.registry.all().items() if a.status == "active"}
+    outcomes = publish(
+        app, request.json_body if request else None, specs=specs, send_batch=rt.send_event_batch
+    )
+    accepted = all(o.status == "accepted" for o in outcomes)
+    status = 202 if accepted else 400 if all(o.status == "rejected" for o in outcomes) else 207
+    return Response(body={"results": [o.to_json() for o in outcomes]}, status_code=status)
+
+
+@route(events, "/apps/{app}/inbox", methods=["GET"], allow=MEMBER)
+def read_inbox(app: str) -> dict[str, Any]:
+    from chalicelib.messaging import inbox
+
+    runtime().database.registry.get_active(app)
+    params = dict((events.current_request.query_params if events.current_request else None) or {})
+    after, limit = _number(params, "after", 0, 0, 2**62), _number(params, "limit", 50, 1, MAX_INBOX_PAGE)
+    found = inbox.read(runtime().database, app, after, limit)
+    return {"app": app, "events": found, "next_after": found[-1]["seq"] if len(found) == limit else None}
+
+
+@route(events, "/apps/{app}/inbox/{seq}/ack", methods=["POST"], allow=MEMBER)
+def ack_event(app: str, seq: str) -> dict[str, Any]:
+    from chalicelib.messaging import inbox
+
+    runtime().database.registry.get_active(app)
+    if not seq.isdigit():
+        raise ApiError(400, "invalid_id", "the inbox id is the integer `seq` of a delivery")
+    if not inbox.ack(runtime().database, app, int(seq)):
+        raise ApiError(404, "unknown_delivery", f"no delivery {seq} in {app}'s inbox")
+    return {"app": app, "seq": int(seq), "acked": True}
+
+
+def _number(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be an integer from {low} to {high}")
+    return int(raw)

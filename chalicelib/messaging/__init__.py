@@ -1,0 +1,1 @@
+"""Cross-app events: the manifest's events section, the CloudEvents envelope, routing and delivery."""
