@@ -28,6 +28,7 @@ USER_POOL_ID = "INTEGREAT_USER_POOL_ID"
 PLATFORM_NAME = "INTEGREAT_PLATFORM_NAME"
 BUCKET = "INTEGREAT_BUCKET"
 EVENTS_QUEUE = "INTEGREAT_EVENTS_QUEUE"
+STORAGE_QUEUE = "INTEGREAT_STORAGE_QUEUE"
 API_ROLE_ID = (
     "INTEGREAT_API_ROLE_ID"  # the API function role's unique id (AROA...): uploads it signs, events it sends
 )
@@ -75,6 +76,7 @@ class _Fields(NamedTuple):
     platform_name: str = "integreat"
     bucket: str | None = None
     events_queue: str = "integreat-events"
+    storage_queue: str = "integreat-storage-events"
     api_role_id: str | None = None
 
 
@@ -162,6 +164,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "platform_name": env.get(PLATFORM_NAME) or "integreat",
         "bucket": env.get(BUCKET) or None,
         "events_queue": env.get(EVENTS_QUEUE) or "integreat-events",
+        "storage_queue": env.get(STORAGE_QUEUE) or "integreat-storage-events",
         "api_role_id": env.get(API_ROLE_ID) or None,
     }
     values.update({k: v for k, v in explicit.items() if v is not None})

@@ -16,6 +16,7 @@ from integreat import offboarding
 from integreat.commands.apps import apps_cli
 from integreat.commands.common import console, err
 from integreat.commands.db import db_cli
+from integreat.commands.events import events_cli
 from integreat.commands.users import users_cli
 from integreat.local.postgres import EmbeddedPostgresError
 
@@ -23,6 +24,7 @@ cli = typer.Typer(help="Operate Integreat: apps, database, users, local platform
 cli.add_typer(apps_cli, name="apps")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(events_cli, name="events")
 
 #: Errors that end a command with one clear line (exit 1) instead of a traceback.
 OPERATOR_ERRORS = (

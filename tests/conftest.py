@@ -26,6 +26,7 @@ from chalicelib.db.pool import connector
 from chalicelib.db.tenant import RUNTIME_ROLE, Database
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+from chalicelib.provisioning.queues import QueuePair, ensure_queue
 from chalicelib.provisioning.storage import StorageResources, ensure_storage
 from chalicelib.runtime import Runtime, use_runtime
 from chalicelib.settings import Settings
@@ -40,6 +41,8 @@ EVENTS_DIR = Path(__file__).parent / "events"
 TEST_DATABASE = "integreat_test"
 TEST_BUCKET = "integreat-test-files"
 TEST_QUEUE = "integreat-test-storage-events"
+TEST_EVENTS_QUEUE = "integreat-test-events"
+MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # moto's SenderId for every message
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -165,6 +168,7 @@ class IdentityPlatform:
     clients: dict[str, str]  # slug -> app client id
     settings: Settings
     storage: StorageResources
+    events: QueuePair
 
     def cognito(self) -> Any:
         return aws_client("cognito-idp", self.settings)
@@ -191,7 +195,12 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
         queue=TEST_QUEUE,
         region="eu-west-1",
     )
-    settings = settings._replace(user_pool_id=pool_id, bucket=TEST_BUCKET)
+    events_queue = ensure_queue(aws_client("sqs", settings), TEST_EVENTS_QUEUE)
+    # moto names every SQS sender the same: in the test stage the API's "role" is that id.
+    settings = settings._replace(
+        user_pool_id=pool_id, bucket=TEST_BUCKET, events_queue=TEST_EVENTS_QUEUE, storage_queue=TEST_QUEUE,
+        api_role_id=MOTO_SENDER_ID,
+    )  # fmt: skip
     config = IdentityConfig(
         pool_id, "integreat", "test", account_id="123456789012", password_auth=True, bucket=TEST_BUCKET
     )
@@ -203,7 +212,7 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
         cur.execute("SELECT slug, client_id FROM integreat.app_clients")
         clients = {str(slug): str(client) for slug, client in cur.fetchall()}
     conn.close()
-    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings, resources)
+    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings, resources, events_queue)
 
 
 @contextmanager
