@@ -140,6 +140,12 @@ def parse_events(app: Table, slug: str) -> EventsSpec | None:
     forward = table.values.get("forward_to_queue", False)
     if not isinstance(forward, bool):
         table.reject("forward_to_queue", "true or false", forward)
+    elif forward:
+        # Refused rather than ignored: forwarding to an app's own queue is not built yet (it needs a
+        # queue and IAM grants per app); accepting `true` would silently drop deliveries.
+        table.report(
+            "forward_to_queue", "true is not supported yet: read the inbox (API or the app's LOGIN role)"
+        )
     if len(table.issues) != before:
         return None
     return EventsSpec(publishes, consumers, subscribes, forward)

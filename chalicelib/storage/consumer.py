@@ -9,6 +9,7 @@ to `_quarantine/<key>` (copy, then delete; idempotent) and audited once.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,6 +25,8 @@ from chalicelib.storage.spec import StorageSpec
 from chalicelib.tenancy.registry import ACTIVE
 
 ANY_TYPE = "*/*"
+PLATFORM_SOURCE = "/platform/storage"
+QUARANTINED_TYPE = "integreat.storage.quarantined"
 
 
 class StorageDeps(NamedTuple):
@@ -141,6 +144,24 @@ class IndexingProcessor(StagingBatchProcessor):
               dedupe=f"storage.quarantined:{event.key}:{event.sequencer}")  # fmt: skip
         logger.warning("upload quarantined", extra={"app": app, "key": event.key, "reason": reason})
         count(QUARANTINES, app)
+        if app is not None:
+            self._tell(app, event, reason)
+
+    def _tell(self, app: str, event: StorageEvent, reason: str) -> None:
+        """The app learns of it in its inbox, once (the id is derived from the key and sequencer)."""
+        from chalicelib.messaging.envelope import Envelope
+        from chalicelib.messaging.inbox import deliver
+
+        digest = hashlib.sha256(f"{event.key}\0{event.sequencer}".encode()).hexdigest()[:32]
+        notice = Envelope(
+            id=f"quarantine-{digest}",
+            source=PLATFORM_SOURCE,
+            type=QUARANTINED_TYPE,
+            time=event.time,
+            subject=event.key,
+            data={"key": event.key, "quarantined_as": QUARANTINE_PREFIX + event.key, "reason": reason},
+        )
+        deliver(self.deps.db, app, [notice])
 
     def _stage(self, app: str, row: FileRow, raw: dict[str, Any]) -> None:
         self._pending.setdefault(app, []).append((row, raw))

@@ -115,6 +115,13 @@ def test_invalid_upload_is_quarantined_and_audited(identity: IdentityPlatform, r
         [(app, why)] = quarantined(identity, key)
         assert app == "church"
         assert reason in why
+        # ...and church is told through its inbox
+        notices = rt.database.read(
+            "church",
+            "SELECT data FROM inbox WHERE type = 'integreat.storage.quarantined' AND subject = %s",
+            (key,),
+        )
+        assert [n[0]["quarantined_as"] for n in notices] == [f"_quarantine/{key}"]
         assert [row for row in files(rt, "church", key) if not row[2]] == []  # at most a tombstone
 
 

@@ -80,7 +80,7 @@ def test_an_app_without_events_publishes_and_receives_nothing() -> None:
 def test_every_key_is_kept() -> None:
     body = (
         '[apps.church.events]\npublishes = ["church.service.scheduled", "church.a-b_c.d9"]\n'
-        'consumers = ["events", "students"]\nforward_to_queue = true\n'
+        'consumers = ["events", "students"]\nforward_to_queue = false\n'
         + subscription("church", "events", "events.*")
         + '[apps.events.events]\npublishes = ["events.event.published"]\n'
     )
@@ -89,7 +89,7 @@ def test_every_key_is_kept() -> None:
         publishes=("church.service.scheduled", "church.a-b_c.d9"),
         consumers=("events", "students"),
         subscribes=(Subscription("events", ("events.*",)),),
-        forward_to_queue=True,
+        forward_to_queue=False,
     )
 
 
@@ -282,3 +282,12 @@ def test_hostile_strings_stay_on_one_line() -> None:
 
     assert all("\n" not in issue.message for issue in issues)
     assert [issue.key for issue in issues] == [f"{CHURCH}.publishes[0]", f"{EVENTS}.consumers[0]"]
+
+
+def test_forwarding_to_an_apps_own_queue_is_refused_until_it_exists() -> None:
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(
+            '[platform]\nname = "integreat"\nregion = "eu-west-1"\n'
+            '[apps.church]\nname = "C"\n[apps.church.events]\nforward_to_queue = true\n'
+        )
+    assert "not supported yet" in str(raised.value)
