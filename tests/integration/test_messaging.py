@@ -300,3 +300,20 @@ def test_a_failed_subscriber_write_fails_only_its_records(identity: IdentityPlat
     assert process(sqs_batch(records[0]), rt.messaging_deps()) == {"batchItemFailures": []}  # the retry
     assert len(inbox(rt, "church", to_students["id"])) == 1
     assert inbox(rt, "students", to_students["id"])
+
+
+def test_cli_publishes_and_tails(identity: IdentityPlatform, rt: Runtime) -> None:
+    event_id = uuid4()
+    published = integreat(identity, "events", "publish", "--app", "events", "--type", PUBLISHED, "--id", event_id,
+                          "--data", '{"title": "from the CLI"}')  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    assert "accepted" in published.stdout
+    refused = integreat(
+        identity, "events", "publish", "--app", "events", "--type", "church.service.scheduled"
+    )
+    assert refused.returncode == 1
+    assert "rejected" in refused.stdout
+    consume(identity, rt)
+    tailed = integreat(identity, "events", "tail", "--app", "church")
+    assert tailed.returncode == 0, tailed.stderr
+    assert event_id in tailed.stdout
