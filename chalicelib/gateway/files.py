@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -10,12 +10,16 @@ from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.errors import ApiError
 from chalicelib.gateway.policy import MEMBER, route
 from chalicelib.runtime import runtime
-from chalicelib.storage.rules import Actor
+
+if TYPE_CHECKING:
+    from chalicelib.storage.rules import Actor
 
 files = Blueprint(__name__)
 
 
 def _actor() -> Actor:
+    from chalicelib.storage.rules import Actor  # the rules load with the first files request
+
     caller = current_caller()
     return Actor(app=caller.app, user_id=caller.user_id, roles=caller.roles, is_admin=caller.is_admin)
 

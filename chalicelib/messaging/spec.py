@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from chalicelib.messaging.model import EventsSpec as EventsSpec
+from chalicelib.messaging.model import Subscription as Subscription
 
 if TYPE_CHECKING:
     from chalicelib.tenancy.toml_reader import Table
@@ -44,22 +47,6 @@ _JSON_TYPES = {dict: "an object", list: "an array", type(None): "null"}
 
 EVENTS_KEYS = ("publishes", "consumers", "subscribes", "forward_to_queue")
 SUBSCRIPTION_KEYS = ("from", "types")
-
-
-class Subscription(NamedTuple):
-    """A consumer's side of consent: the types of one producer it wants to receive."""
-
-    producer: str
-    patterns: tuple[str, ...]
-
-
-class EventsSpec(NamedTuple):
-    """An app's events. The default publishes nothing and subscribes to nothing."""
-
-    publishes: tuple[str, ...] = ()
-    consumers: tuple[str, ...] | None = None  # None: any subscriber; () nobody
-    subscribes: tuple[Subscription, ...] = ()
-    forward_to_queue: bool = False
 
 
 def type_problem(event_type: str, app: str) -> str | None:

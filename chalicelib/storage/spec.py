@@ -20,11 +20,14 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from chalicelib.storage.model import USER as USER
+from chalicelib.storage.model import FolderRule as FolderRule
+from chalicelib.storage.model import StorageSpec as StorageSpec
+
 if TYPE_CHECKING:
     from chalicelib.tenancy.toml_reader import Table
 
 #: In a folder path, the segment that stands for the Cognito `sub` of the user who owns it.
-USER = "{user}"
 #: Access values besides the app's roles: any member of the app; the user a `{user}` folder is for.
 MEMBERS = "members"
 OWNER = "owner"
@@ -52,27 +55,6 @@ FOLDER_KEYS = ("write", "read", "content_types", "max_size")
 _SIZE_RULE = 'integer bytes, or a string such as "10MB" (B, KB, MB or GB; 1 KB = 1024 B), from 1 B to 5 GB'
 _TYPES_RULE = 'a non-empty array of media types such as ["image/*", "application/pdf"]'
 _TYPE_RULE = "a lowercase media type: 'type/subtype', 'type/*' or '*/*' (RFC 6838: a-z, 0-9, !#$&^_.+-)"
-
-
-class FolderRule(NamedTuple):
-    """One folder of an app: where it is, who may write and read it, and what it accepts."""
-
-    path: str  # relative to the app folder `<slug>/`, ends with "/": "public/", "private/{user}/"
-    write: str  # MEMBERS, OWNER or one of the app's roles
-    read: str  # the same vocabulary; in a `{user}` folder its owner may always read
-    content_types: tuple[str, ...]  # "type/subtype", "type/*" or "*/*"
-    max_size: int  # bytes
-
-    @property
-    def per_user(self) -> bool:
-        """True for a folder with a `{user}` segment: one folder per user, owned by that user."""
-        return USER in self.path
-
-
-class StorageSpec(NamedTuple):
-    """An app's folders. None declared: every upload is refused (deny by default)."""
-
-    folders: tuple[FolderRule, ...] = ()
 
 
 def folder_segments(path: str) -> list[str]:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
-from chalicelib.messaging.spec import EventsSpec
-from chalicelib.storage.spec import StorageSpec
+from chalicelib.messaging.model import EventsSpec
+from chalicelib.storage.model import StorageSpec
 from chalicelib.tenancy.errors import AppRemovedError, UnknownAppError
 from chalicelib.tenancy.slugs import validate_slug
 
