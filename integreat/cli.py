@@ -13,8 +13,9 @@ from chalicelib.provisioning.identity import IdentityProvisioningError
 from chalicelib.settings import SettingsError
 from chalicelib.tenancy.errors import TenancyError
 from integreat import offboarding
+from integreat.commands import local
 from integreat.commands.apps import apps_cli
-from integreat.commands.common import console, err
+from integreat.commands.common import err
 from integreat.commands.db import db_cli
 from integreat.commands.events import events_cli
 from integreat.commands.users import users_cli
@@ -38,17 +39,14 @@ OPERATOR_ERRORS = (
 )
 
 
-@cli.command("dev")
-def dev() -> None:
-    """Run the local platform (moto, Postgres, API, workers) in the foreground.
-
-    Example: make dev
-    """
-    console.print(
-        "not yet: the local platform arrives with the local-platform issue. For now:\n"
-        "  integreat apps sync   # provisions the manifest apps in a local embedded Postgres\n"
-        "  make test             # runs every test against an embedded Postgres"
-    )
+cli.command("dev")(local.dev)
+cli.command("status")(local.status)
+cli.command("token")(local.token)
+cli.command("demo")(local.demo)
+users_cli.command("signup")(local.signup)
+users_cli.command("confirm")(local.confirm)
+users_cli.command("login")(local.login)
+users_cli.command("list")(local.list_users)
 
 
 def main() -> None:

@@ -39,20 +39,21 @@ def operator_url(*, start_local: bool = True) -> tuple[str, str]:
     server = local_postgres()
     if start_local and not server.running():
         server.start()
-    return _local_database(server), f"local Postgres in {server.state_dir}"
+    return ensure_database(server, LOCAL_DATABASE), f"local Postgres in {server.state_dir}"
 
 
-def _local_database(server: EmbeddedPostgres) -> str:
+def ensure_database(server: EmbeddedPostgres, name: str) -> str:
+    """The URL of database `name` on `server`, created if missing."""
     import psycopg2
 
     conn = psycopg2.connect(server.url())
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (LOCAL_DATABASE,))
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if cur.fetchone() is None:
-            cur.execute(f"CREATE DATABASE {LOCAL_DATABASE}")
+            cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    return server.url(LOCAL_DATABASE)
+    return server.url(name)
 
 
 def role_url(url: str, role: str, password: str, database: str | None = None) -> str:

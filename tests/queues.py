@@ -7,26 +7,7 @@ from typing import Any
 
 from chalicelib.aws import client
 from chalicelib.settings import Settings
-
-
-def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """SQS ReceiveMessage results wrapped as the Lambda SQS event (shape: tests/events/)."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "eu-west-1",
-            }
-            for m in messages
-        ]
-    }
+from integreat.local.workers import lambda_event
 
 
 def poll(
@@ -49,7 +30,10 @@ def poll(
     if not found:
         return 0, []
     try:
-        failed = [f["itemIdentifier"] for f in handler(lambda_event(found, queue_arn))["batchItemFailures"]]
+        failed = [
+            f["itemIdentifier"]
+            for f in handler(lambda_event(found, queue_arn, settings.region))["batchItemFailures"]
+        ]
     except Exception:
         failed = [m["MessageId"] for m in found]
     if delete:

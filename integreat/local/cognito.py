@@ -1,0 +1,394 @@
+"""The local Cognito endpoint: moto's Cognito, with Integreat's triggers fired where Cognito fires them.
+
+moto never invokes Cognito triggers (DESIGN.md decision 8). This HTTP layer forwards every request
+to moto unchanged, except the operations in `OPERATIONS`, around which it runs the real handlers
+with Cognito's event shapes (tests/events/), then re-mints the tokens with the pre-token claims,
+signed with a local key whose JWKS it serves instead of moto's: the API accepts only tokens that
+went through the triggers. Any AWS JSON 1.1 client works, signed or not (boto3, Amplify JS).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from email.message import Message
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import boto3
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+from chalicelib.identity.rs256 import b64url_decode
+from chalicelib.observability import logger, start_invocation
+
+Event = dict[str, Any]
+RunTrigger = Callable[[str, Event], Event]
+
+TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin operations
+SDK_VERSION = "aws-sdk-unknown-unknown"
+CONFIRM_SIGN_UP = "PostConfirmation_ConfirmSignUp"
+CONFIRM_RESET = "PostConfirmation_ConfirmForgotPassword"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+JWKS_PATH = re.compile(r"/[\w-]+/\.well-known/jwks\.json")
+# Hop-by-hop headers (RFC 9110 7.6.1), and those this layer sets itself.
+NOT_FORWARDED = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+     "transfer-encoding", "upgrade", "content-length", "server", "date"}
+)  # fmt: skip
+# Among the claims Cognito never lets pre token generation change (AWS developer guide).
+PROTECTED = frozenset(
+    {"iss", "sub", "aud", "client_id", "token_use", "exp", "iat", "jti", "scope", "username",
+     "cognito:username"}
+)  # fmt: skip
+ID_TOKEN, ACCESS_TOKEN = "idTokenGeneration", "accessTokenGeneration"  # keys of a V2_0 response
+MAX_REMEMBERED_TOKENS = 10_000
+
+
+class LocalCognitoError(Exception):
+    """The layer cannot start; the message says why and what to do."""
+
+
+class TriggerError(Exception):
+    """A trigger raised: the client gets UserLambdaValidationException with this message."""
+
+
+class Exchange(NamedTuple):
+    method: str
+    path: str
+    headers: Message  # case-insensitive look-ups
+    body: bytes
+
+
+class Reply(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class SigningKey:
+    """RSA 2048 in a PEM file, created (0600) when missing and reused after: tokens outlive restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self._key = _load_or_create(path)
+        der = self._key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        self.kid = "integreat-local-" + hashlib.sha256(der).hexdigest()[:16]
+
+    def jwks(self) -> dict[str, Any]:
+        numbers = self._key.public_key().public_numbers()
+        n, e = (_b64(v.to_bytes((v.bit_length() + 7) // 8, "big")) for v in (numbers.n, numbers.e))
+        return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": n, "e": e}]}
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
+        signed = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
+        signature = self._key.sign(signed.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signed}.{_b64(signature)}"
+
+
+class LocalCognito:
+    """moto's Cognito behind an HTTP layer that fires Integreat's triggers (see module docstring).
+
+    layer = LocalCognito(moto_url, key_file=state / "key.pem",
+                         run_trigger=lambda name, event: getattr(triggers, name)(event, None))
+    url = layer.start()  # the Cognito endpoint for clients; layer.stop() at the end
+    """
+
+    def __init__(
+        self,
+        moto_url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        key_file: Path,
+        run_trigger: RunTrigger,
+        region: str = "eu-west-1",
+    ) -> None:
+        if host not in LOOPBACK:
+            raise LocalCognitoError(f"the local Cognito layer listens on loopback only, not {host}")
+        self._moto_url = urlsplit(moto_url)
+        self._address = (host, port)
+        self._key = SigningKey(key_file)
+        self._run_trigger = run_trigger
+        self.region = region
+        # moto accepts any credentials: never send the developer's real ones, even to loopback.
+        self._moto = boto3.client(
+            "cognito-idp", endpoint_url=moto_url, region_name=region,
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106
+        )  # fmt: skip
+        self._pools: dict[str, str] = {}  # app client id -> user pool id
+        self._issued: dict[str, str] = {}  # re-minted access token -> moto's (see _with_moto_token)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Serve in a daemon thread; returns the base URL, e.g. http://127.0.0.1:4567."""
+        self._server = ThreadingHTTPServer(self._address, _handler(self))
+        host, port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"local-cognito-{port}")
+        self._thread.daemon = True
+        self._thread.start()
+        return f"http://{host!s}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+        self._server = self._thread = None
+
+    def jwks(self) -> dict[str, Any]:
+        return self._key.jwks()
+
+    def handle(self, exchange: Exchange) -> Reply:
+        """One request: the local JWKS, an operation with triggers, or moto's own answer."""
+        if exchange.method == "GET" and JWKS_PATH.fullmatch(exchange.path.split("?")[0]):
+            return Reply(200, [("Content-Type", "application/json")], json.dumps(self.jwks()).encode())
+        target = exchange.headers.get("X-Amz-Target", "")
+        operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
+        params = _params(exchange.body) if operation else {}
+        exchange = self._with_moto_token(exchange, params)
+        try:
+            return OPERATIONS.get(operation, LocalCognito._forward)(self, exchange, params)
+        except TriggerError as exc:
+            return _error(400, "UserLambdaValidationException", str(exc))
+        except Exception:
+            logger.exception("local cognito failed", extra={"operation": operation})
+            return _error(500, "InternalErrorException", "the local Cognito layer failed: see its log")
+
+    def _forward(self, exchange: Exchange, params: Event | None = None) -> Reply:
+        dropped = NOT_FORWARDED | {"accept-encoding"}  # identity encoding: token responses are read here
+        headers = {k: v for k, v in exchange.headers.items() if k.lower() not in dropped}
+        if "X-Amz-Target" in exchange.headers and "Authorization" not in exchange.headers:
+            # Unsigned calls (Amplify's): moto then reads the region from the host name.
+            headers = {k: v for k, v in headers.items() if k.lower() != "host"}
+            headers["Host"] = f"cognito-idp.{self.region}.amazonaws.com"
+        conn = http.client.HTTPConnection(self._moto_url.hostname or "", self._moto_url.port, timeout=30)
+        try:
+            conn.request(exchange.method, exchange.path, body=exchange.body, headers=headers)
+            response = conn.getresponse()
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in NOT_FORWARDED]
+            return Reply(response.status, kept, response.read())
+        finally:
+            conn.close()
+
+    def _sign_up(self, exchange: Exchange, params: Event) -> Reply:
+        # Forwarded first, and the user deleted again on a refusal: where email is the username,
+        # Cognito's userName is an id moto generates, and every trigger must see the same one.
+        reply = self._forward(exchange)
+        client_id = str(params.get("ClientId", ""))
+        pool = self._pool_for_client(client_id)
+        if reply.status != 200 or pool is None:
+            return reply
+        user = self._moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
+        attributes = {k: v for k, v in _flatten(user["UserAttributes"]).items() if k != "sub"}
+        validation = _flatten(params.get("ValidationData")) or None
+        metadata = params.get("ClientMetadata") or {}
+        request = {"userAttributes": attributes, "validationData": validation, "clientMetadata": metadata}
+        response = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
+        event = self._event("PreSignUp_SignUp", pool, user, client_id, request, response)
+        try:
+            self._fire("pre_sign_up", event)
+        except TriggerError:
+            self._moto.admin_delete_user(UserPoolId=pool, Username=user["Username"])
+            raise
+        return reply
+
+    def _confirmed(self, exchange: Exchange, params: Event, source: str) -> Reply:
+        """Forward, then post confirmation; a trigger error leaves the user confirmed, as in Cognito."""
+        reply = self._forward(exchange)
+        client_id = str(params.get("ClientId") or NO_CLIENT)
+        pool = params.get("UserPoolId") or self._pool_for_client(client_id)
+        if reply.status != 200 or not isinstance(pool, str):
+            return reply
+        user = self._moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
+        request = {"userAttributes": _attributes(user), "clientMetadata": params.get("ClientMetadata") or {}}
+        self._fire("post_confirmation", self._event(source, pool, user, client_id, request, {}))
+        return reply
+
+    def _tokens(self, exchange: Exchange, params: Event) -> Reply:
+        """Forward; when moto issues tokens, run pre token generation and re-mint them."""
+        reply = self._forward(exchange)
+        body = _params(reply.body) if reply.status == 200 else {}
+        result = body.get("AuthenticationResult")
+        if not isinstance(result, dict) or not (result.get("IdToken") and result.get("AccessToken")):
+            return reply
+        access, id_claims = _claims(result["AccessToken"]), _claims(result["IdToken"])
+        event = self._fire("pre_token_generation", self._token_event(params, access))
+        details = (event.get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
+        minted = self._key.sign(_reminted(access, details, ACCESS_TOKEN))
+        with self._lock:
+            self._issued[minted] = result["AccessToken"]
+            if len(self._issued) > MAX_REMEMBERED_TOKENS:
+                del self._issued[next(iter(self._issued))]  # the oldest
+        result.update(AccessToken=minted, IdToken=self._key.sign(_reminted(id_claims, details, ID_TOKEN)))
+        return reply._replace(body=json.dumps(body).encode())
+
+    def _event(self, source: str, pool: str, user: Event, client: str, req: Event, resp: Event) -> Event:
+        """A trigger event as Cognito builds it (the shapes of tests/events/)."""
+        return {
+            "version": "1", "triggerSource": source, "region": self.region, "userPoolId": pool,
+            "userName": user["Username"], "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client},
+            "request": req, "response": resp,
+        }  # fmt: skip
+
+    def _token_event(self, params: Event, access: dict[str, Any]) -> Event:
+        """A V2_0 pre token generation event for the user and client of moto's access token."""
+        pool = str(access["iss"]).rsplit("/", 1)[-1]
+        user = self._moto.admin_get_user(UserPoolId=pool, Username=access["username"])
+        paginator = self._moto.get_paginator("admin_list_groups_for_user")
+        pages = paginator.paginate(UserPoolId=pool, Username=user["Username"])
+        groups, scopes = [g["GroupName"] for page in pages for g in page["Groups"]], access["scope"].split()
+        config = {"groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": None}
+        request = {"userAttributes": _attributes(user), "groupConfiguration": config, "scopes": scopes}
+        response = {"claimsAndScopeOverrideDetails": None}
+        event = self._event(_token_source(params), pool, user, access["client_id"], request, response)
+        return {**event, "version": "2"}
+
+    def _fire(self, name: str, event: Event) -> Event:
+        start_invocation(event["userName"])  # as the handler will: this line carries the user
+        client = event["callerContext"]["clientId"]
+        logger.info("local cognito trigger", extra={"trigger": event["triggerSource"], "client_id": client})
+        try:
+            return self._run_trigger(name, event)
+        except Exception as exc:  # any failure of the function, in Cognito's wording
+            label = name.title().replace("_", "")  # pre_sign_up -> PreSignUp
+            raise TriggerError(f"{label} failed with error {exc}.") from exc
+
+    def _pool_for_client(self, client_id: str) -> str | None:
+        if client_id not in self._pools:  # looked up again on a miss: apps are added while it runs
+            pools = self._moto.get_paginator("list_user_pools").paginate(MaxResults=60)
+            clients = self._moto.get_paginator("list_user_pool_clients")
+            self._pools = {
+                client["ClientId"]: pool["Id"]
+                for page in pools
+                for pool in page["UserPools"]
+                for found in clients.paginate(UserPoolId=pool["Id"], MaxResults=60)
+                for client in found["UserPoolClients"]
+            }
+        return self._pools.get(client_id)
+
+    def _with_moto_token(self, exchange: Exchange, params: Event) -> Exchange:
+        """The request with moto's own access token in place of the one re-minted from it: moto
+        honours only the tokens it issued (GetUser, GlobalSignOut...)."""
+        with self._lock:
+            original = self._issued.get(str(params.get("AccessToken")))
+        if original is None:
+            return exchange
+        return exchange._replace(body=json.dumps({**params, "AccessToken": original}).encode())
+
+
+Operation = Callable[[LocalCognito, Exchange, Event], Reply]
+OPERATIONS: dict[str, Operation] = {
+    "SignUp": LocalCognito._sign_up,
+    "ConfirmSignUp": partial(LocalCognito._confirmed, source=CONFIRM_SIGN_UP),
+    "AdminConfirmSignUp": partial(LocalCognito._confirmed, source=CONFIRM_SIGN_UP),
+    "ConfirmForgotPassword": partial(LocalCognito._confirmed, source=CONFIRM_RESET),
+    "InitiateAuth": LocalCognito._tokens,
+    "AdminInitiateAuth": LocalCognito._tokens,
+    "RespondToAuthChallenge": LocalCognito._tokens,
+    "AdminRespondToAuthChallenge": LocalCognito._tokens,
+    "GetTokensFromRefreshToken": LocalCognito._tokens,
+}
+
+
+def _token_source(params: Event) -> str:
+    if params.get("AuthFlow") in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN") or "RefreshToken" in params:
+        return "TokenGeneration_RefreshTokens"
+    if params.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+        return "TokenGeneration_NewPasswordChallenge"
+    return "TokenGeneration_Authentication"
+
+
+def _reminted(claims: dict[str, Any], details: Event, kind: str) -> dict[str, Any]:
+    """moto's claims with a V2_0 response applied to one token (`kind`: ID_TOKEN or ACCESS_TOKEN)."""
+    out = dict(claims)
+    groups = details.get("groupOverrideDetails") or {}
+    if "groupsToOverride" in groups:  # an empty list leaves no claim, as in Cognito
+        out.pop("cognito:groups", None)
+        out.update({"cognito:groups": groups["groupsToOverride"]} if groups["groupsToOverride"] else {})
+    # IAM roles are claims of the ID token only.
+    roles = (("cognito:roles", "iamRolesToOverride"), ("cognito:preferred_role", "preferredRole"))
+    out.update({claim: groups[key] for claim, key in roles if groups.get(key) and kind == ID_TOKEN})
+    changes = details.get(kind) or {}
+    added = changes.get("claimsToAddOrOverride") or {}
+    out.update({k: v for k, v in added.items() if k not in PROTECTED})
+    if kind == ACCESS_TOKEN:
+        scopes = str(out.get("scope", "")).split() + list(changes.get("scopesToAdd") or [])
+        out["scope"] = " ".join(dict.fromkeys(scopes))
+    return out
+
+
+def _handler(layer: LocalCognito) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            reply = layer.handle(Exchange(self.command, self.path, self.headers, body))
+            self.send_response(reply.status)
+            for name, value in [*reply.headers, ("Content-Length", str(len(reply.body)))]:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(b"" if self.command == "HEAD" else reply.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None: ...  # silent: never a request's tokens
+
+    return Handler
+
+
+def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
+    if path.exists():
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise LocalCognitoError(f"{path} is not an RSA key: delete it to make a new one")
+        return loaded
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+        file.write(pem)
+    return key
+
+
+def _params(body: bytes) -> Event:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}  # forwarded as it is: moto answers with the protocol's error
+    return value if isinstance(value, dict) else {}
+
+
+def _attributes(user: Event) -> dict[str, str]:
+    return {**_flatten(user["UserAttributes"]), "cognito:user_status": str(user["UserStatus"])}
+
+
+def _flatten(pairs: Any) -> dict[str, str]:
+    return {str(p["Name"]): str(p["Value"]) for p in pairs or []}
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The payload of a token moto has just issued (straight from moto: nothing to verify)."""
+    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return claims
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+    return Reply(status, headers, json.dumps({"__type": code, "message": message}).encode())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

@@ -1,0 +1,322 @@
+"""`make dev`: all of Integreat on one machine, in the foreground (DESIGN.md decision 8).
+
+Embedded Postgres (data in `.integreat/`), moto server (one port for every AWS service), the
+Cognito trigger layer in front of moto's Cognito, provisioning of every manifest app, the API
+(Chalice local, no auto-reload) and event workers for the storage-events and cross-app queues.
+Everything listens on 127.0.0.1; Ctrl-C stops everything this process started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.settings import Settings
+
+REGION = "eu-west-1"
+POOL_NAME = "integreat-local"
+BUCKET = "integreat-local-files"
+STORAGE_QUEUE = "integreat-storage-events"
+EVENTS_QUEUE = "integreat-events"
+MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # moto gives every SQS message this SenderId
+
+# (setting, default port): each can be moved when its port is taken.
+PORTS = {
+    "INTEGREAT_API_PORT": 8000,
+    "INTEGREAT_MOTO_PORT": 4566,
+    "INTEGREAT_COGNITO_PORT": 4567,
+    "INTEGREAT_PG_PORT": 54329,
+}
+
+
+class PlatformError(RuntimeError):
+    """The local platform cannot start; the message says what to change."""
+
+
+@dataclass
+class Ports:
+    api: int
+    moto: int
+    cognito: int
+    postgres: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Ports:
+        env = dict(os.environ if env is None else env)
+        value = {name: int(env.get(name) or default) for name, default in PORTS.items()}
+        return cls(
+            value["INTEGREAT_API_PORT"],
+            value["INTEGREAT_MOTO_PORT"],
+            value["INTEGREAT_COGNITO_PORT"],
+            value["INTEGREAT_PG_PORT"],
+        )
+
+
+@dataclass
+class LocalPlatform:
+    state_dir: Path
+    ports: Ports
+    database_url: str | None = None  # DATABASE_URL: use that server instead of the embedded one
+    aws_endpoint: str | None = None  # INTEGREAT_AWS_ENDPOINT_URL: use that moto instead of starting one
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, progress: Callable[[str], None] = print) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            self._check_ports()
+            operator_url = self._postgres(progress)
+            endpoint = self._moto(progress)
+            settings = self._provision(operator_url, endpoint, progress)
+            cognito_url = self._cognito(settings, progress)
+            self._api(progress)
+            self._workers(settings, progress)
+        except BaseException:
+            self.stop()
+            raise
+        self.summary = self._describe(settings, cognito_url, time.monotonic() - started)
+        (self.state_dir / "platform.json").write_text(json.dumps(self.summary, indent=2))
+        return self.summary
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; safe to call twice."""
+        while self._stops:
+            step = self._stops.pop()
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest
+                print(f"while stopping: {exc}")
+        (self.state_dir / "platform.json").unlink(missing_ok=True)
+
+    def run_forever(self) -> None:
+        """Start, print the summary, wait for Ctrl-C (SIGINT) or SIGTERM, stop."""
+        done = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        self.start()
+        print_summary(self.summary)
+        try:
+            done.wait()
+        finally:
+            print("stopping the local platform ...")
+            self.stop()
+            print("stopped")
+
+    # --- the parts, in start order --------------------------------------------------------------
+
+    def _check_ports(self) -> None:
+        from integreat.local.postgres import port_in_use
+
+        wanted = {"INTEGREAT_API_PORT": self.ports.api, "INTEGREAT_COGNITO_PORT": self.ports.cognito}
+        if self.aws_endpoint is None:
+            wanted["INTEGREAT_MOTO_PORT"] = self.ports.moto
+        if (
+            self.database_url is None
+            and not (self.state_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+        ):
+            wanted["INTEGREAT_PG_PORT"] = self.ports.postgres
+        for setting, port in wanted.items():
+            if port_in_use(port):
+                raise PlatformError(
+                    f"port {port} on 127.0.0.1 is in use: stop what holds it, or set {setting} to a free port"
+                )
+
+    def _postgres(self, progress: Callable[[str], None]) -> str:
+        from integreat.context import LOCAL_DATABASE, ensure_database
+        from integreat.local.postgres import EmbeddedPostgres
+
+        if self.database_url:
+            progress("postgres: using DATABASE_URL")
+            return self.database_url
+        server = EmbeddedPostgres(self.state_dir / "postgres", port=self.ports.postgres)
+        was_running = server.running()
+        server.start()
+        if not was_running:
+            self._stops.append(server.stop)
+        progress(f"postgres: 127.0.0.1:{self.ports.postgres} (data in {server.data_dir})")
+        return ensure_database(server, LOCAL_DATABASE)
+
+    def _moto(self, progress: Callable[[str], None]) -> str:
+        if self.aws_endpoint:
+            progress(f"aws: using {self.aws_endpoint}")
+            return self.aws_endpoint
+        from moto.server import ThreadedMotoServer
+
+        for key, value in (
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            os.environ.setdefault(key, value)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
+        server.start()
+        self._stops.append(server.stop)
+        progress(f"moto: http://127.0.0.1:{self.ports.moto} (every AWS service)")
+        return f"http://127.0.0.1:{self.ports.moto}"
+
+    def _provision(self, operator_url: str, endpoint: str, progress: Callable[[str], None]) -> Settings:
+        from chalicelib.aws import client
+        from chalicelib.db.pool import connector
+        from chalicelib.provisioning.database import sync_apps
+        from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+        from chalicelib.provisioning.queues import ensure_queue
+        from chalicelib.provisioning.storage import ensure_storage
+        from chalicelib.tenancy.manifest import load_manifest
+        from integreat.context import login_url
+
+        base = Settings(stage="local", region=REGION, aws_endpoint_url=endpoint, database_url=operator_url)
+        cognito = client("cognito-idp", base)
+        pool = next(
+            (p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME),
+            None,
+        )
+        pool = (
+            pool
+            or cognito.create_user_pool(PoolName=POOL_NAME, UsernameAttributes=["email"])["UserPool"]["Id"]
+        )
+        ensure_storage(
+            client("s3", base), client("sqs", base), bucket=BUCKET, queue=STORAGE_QUEUE, region=REGION
+        )
+        ensure_queue(client("sqs", base), EVENTS_QUEUE)
+        account = str(client("sts", base).get_caller_identity()["Account"])
+        config = IdentityConfig(pool, "integreat", "local", account, password_auth=True, bucket=BUCKET)
+        apps = load_manifest().apps
+        report = sync_apps(
+            connector(operator_url), apps, identity=IdentityProvisioner(cognito, client("iam", base), config)
+        )
+        if not report.ok:
+            raise PlatformError(f"provisioning failed: {report.failed}")
+        progress(f"provisioned: {', '.join(report.active)}")
+        return base._replace(
+            runtime_database_url=login_url(operator_url, "integreat_runtime"),
+            user_pool_id=pool,
+            bucket=BUCKET,
+            events_queue=EVENTS_QUEUE,
+            storage_queue=STORAGE_QUEUE,
+            api_role_id=MOTO_SENDER_ID,
+        )
+
+    def _cognito(self, settings: Settings, progress: Callable[[str], None]) -> str:
+        from chalicelib.db.tenant import Database
+        from chalicelib.identity import triggers
+        from chalicelib.runtime import Runtime, use_runtime
+        from integreat.local.cognito import LocalCognito
+
+        assert settings.aws_endpoint_url is not None
+        assert settings.runtime_database_url is not None
+        assert settings.user_pool_id is not None
+        cognito_url = f"http://127.0.0.1:{self.ports.cognito}"
+        runtime = Runtime(
+            settings,
+            Database(settings.runtime_database_url, pool_size=4),
+            jwks_url=f"{cognito_url}/{settings.user_pool_id}/.well-known/jwks.json",
+        )
+        use_runtime(runtime)
+
+        def uninstall() -> None:
+            use_runtime(None)
+            runtime.database.close()
+
+        self._stops.append(uninstall)
+        layer = LocalCognito(
+            settings.aws_endpoint_url,
+            port=self.ports.cognito,
+            key_file=self.state_dir / "cognito-signing-key.pem",
+            run_trigger=lambda name, event: getattr(triggers, name)(event, None),
+            region=REGION,
+        )
+        layer.start()
+        self._stops.append(layer.stop)
+        progress(f"cognito: {cognito_url} (moto's Cognito, with Integreat's triggers)")
+        return cognito_url
+
+    def _api(self, progress: Callable[[str], None]) -> None:
+        from chalice.config import Config
+        from chalice.local import LocalDevServer
+
+        import app as chalice_app
+
+        server = LocalDevServer(
+            chalice_app.app, Config.create(chalice_stage="local"), "127.0.0.1", self.ports.api
+        )
+        thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            server.shutdown()
+            server.server.server_close()
+            thread.join(timeout=10)
+
+        self._stops.append(stop)
+        progress(f"api: http://127.0.0.1:{self.ports.api}")
+
+    def _workers(self, settings: Settings, progress: Callable[[str], None]) -> None:
+        from chalicelib.aws import client
+        from chalicelib.messaging.consumer import process as route_events
+        from chalicelib.provisioning.queues import queue_arn
+        from chalicelib.runtime import runtime
+        from chalicelib.storage.consumer import process as index_files
+        from integreat.local.workers import QueueWorker
+
+        sqs = client("sqs", settings)
+        for name, queue, handler in (
+            ("storage-events", STORAGE_QUEUE, lambda e: index_files(e, runtime().storage_deps())),
+            ("cross-app-events", EVENTS_QUEUE, lambda e: route_events(e, runtime().messaging_deps())),
+        ):
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            worker = QueueWorker(name, sqs, url, queue_arn(sqs, url), handler, REGION)
+            worker.start()
+            self._stops.append(worker.stop)
+        progress("workers: storage-events, cross-app-events")
+
+    def _describe(self, settings: Settings, cognito_url: str, seconds: float) -> dict[str, Any]:
+        from chalicelib.db.tenant import Database
+        from integreat.context import role_url
+
+        assert settings.database_url
+        registry = Database(settings.database_url)
+        try:
+            apps = {
+                slug: list(a.clients) for slug, a in registry.registry.all().items() if a.status == "active"
+            }
+        finally:
+            registry.close()
+        return {
+            "api": f"http://127.0.0.1:{self.ports.api}",
+            "aws_endpoint": settings.aws_endpoint_url,
+            "cognito_endpoint": cognito_url,
+            "user_pool_id": settings.user_pool_id,
+            "region": REGION,
+            "bucket": BUCKET,
+            "database": role_url(settings.database_url, "postgres", "***"),
+            "apps": apps,
+            "ready_seconds": round(seconds, 2),
+            "pid": os.getpid(),
+        }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    church = summary["apps"].get("church", ["<client id>"])[0] if summary.get("apps") else "<client id>"
+    print(
+        f"""
+Integreat is running (ready in {summary["ready_seconds"]} s). Ctrl-C stops everything.
+
+  API              {summary["api"]}           (GET /health is public; everything else needs a token)
+  Cognito          {summary["cognito_endpoint"]}  (moto + Integreat's triggers; pool {summary["user_pool_id"]})
+  AWS (moto)       {summary["aws_endpoint"]}  (S3 bucket {summary["bucket"]}, SQS, IAM)
+  apps             {", ".join(f"{slug} (client {ids[0] if ids else '-'})" for slug, ids in summary["apps"].items())}
+
+First call:
+  .venv/bin/integreat users signup --app church --email alice@example.org --password 'Passw0rd!Passw0rd'
+  TOKEN=$(.venv/bin/integreat token --app church --user alice@example.org --password 'Passw0rd!Passw0rd')
+  curl -H "Authorization: Bearer $TOKEN" {summary["api"]}/me
+  (church's client id: {church})
+"""
+    )
