@@ -174,13 +174,13 @@ def list_users() -> None:
     Example: integreat users list
     """
     cognito, info = _cognito()
-    table = Table("user", "status", "groups")
+    table = Table("email", "user", "status", "groups")
     for user in cognito.list_users(UserPoolId=info["user_pool_id"])["Users"]:
-        groups = cognito.admin_list_groups_for_user(
-            UserPoolId=info["user_pool_id"], Username=user["Username"]
-        )["Groups"]
+        pool, name = info["user_pool_id"], user["Username"]
+        found = cognito.admin_list_groups_for_user(UserPoolId=pool, Username=name)["Groups"]
+        email = next((a["Value"] for a in user.get("Attributes", []) if a["Name"] == "email"), "")
         table.add_row(
-            user["Username"], user.get("UserStatus", ""), ", ".join(sorted(g["GroupName"] for g in groups))
+            email, name, user.get("UserStatus", ""), ", ".join(sorted(g["GroupName"] for g in found))
         )
     console.print(table)
 

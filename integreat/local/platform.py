@@ -67,6 +67,23 @@ class LocalPlatform:
     aws_endpoint: str | None = None  # INTEGREAT_AWS_ENDPOINT_URL: use that moto instead of starting one
     _stops: list[Callable[[], None]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    _owns_moto: bool = False
+
+    @property
+    def _snapshots(self) -> Path:
+        return self.state_dir / "aws"
+
+    def _save(self, settings: Settings) -> None:
+        """On stop, after the workers and the API have stopped: moto's state to `.integreat/aws/`."""
+        from chalicelib.aws import client
+        from integreat.local import snapshot
+
+        queues = [STORAGE_QUEUE, f"{STORAGE_QUEUE}-dlq", EVENTS_QUEUE, f"{EVENTS_QUEUE}-dlq"]
+        counts = snapshot.save(self._snapshots, region=REGION, s3=client("s3", settings), sqs=client("sqs", settings),
+                               bucket=BUCKET, queues=queues)  # fmt: skip
+        print(
+            f"saved {counts['pools']} user pool(s), {counts['objects']} object(s), {counts['messages']} message(s)"
+        )
 
     def start(self, progress: Callable[[str], None] = print) -> dict[str, Any]:
         started = time.monotonic()
@@ -155,9 +172,15 @@ class LocalPlatform:
             ("AWS_DEFAULT_REGION", REGION),
         ):
             os.environ.setdefault(key, value)
+        from integreat.local import snapshot
+
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
         server.start()
         self._stops.append(server.stop)
+        pools = snapshot.restore_pools(self._snapshots, region=REGION)
+        self._owns_moto = True
+        if pools:
+            progress(f"moto: restored {pools} user pool(s) from {self._snapshots}")
         progress(f"moto: http://127.0.0.1:{self.ports.moto} (every AWS service)")
         return f"http://127.0.0.1:{self.ports.moto}"
 
@@ -194,6 +217,17 @@ class LocalPlatform:
         if not report.ok:
             raise PlatformError(f"provisioning failed: {report.failed}")
         progress(f"provisioned: {', '.join(report.active)}")
+        if self._owns_moto:
+            from integreat.local import snapshot
+
+            restored = snapshot.restore_data(
+                self._snapshots, s3=client("s3", base), sqs=client("sqs", base), bucket=BUCKET
+            )
+            if any(restored.values()):
+                progress(
+                    f"restored {restored['objects']} object(s) and {restored['messages']} queued message(s)"
+                )
+            self._stops.append(lambda: self._save(base))
         return base._replace(
             runtime_database_url=login_url(operator_url, "integreat_runtime"),
             user_pool_id=pool,

@@ -1,10 +1,13 @@
 """The local platform end to end: `integreat dev` in a subprocess on free ports, `integreat demo`
-against it, then Ctrl-C; no process and no port may be left behind."""
+against it, Ctrl-C; no process and no port may be left behind. Then a second start on the same
+state finds the first run's users, files and events."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,26 +26,26 @@ from integreat.local.postgres import free_port, port_in_use
 from tests.conftest import ROOT
 
 READY_SECONDS = 180
+DEMO_PASSWORD = "Demo-Passw0rd!2026"
 
 
-@pytest.fixture
-def local_platform() -> Iterator[dict[str, Any]]:
-    state = Path(tempfile.mkdtemp(prefix="integreat-e2e-"))
-    state.chmod(0o755)  # as root, the embedded Postgres runs as its own user and must reach it
-    ports = {name: free_port() for name in PORTS}
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("INTEGREAT_DATABASE_URL", "DATABASE_URL", "INTEGREAT_AWS_ENDPOINT_URL")
-        },
-        **{name: str(port) for name, port in ports.items()},
+def environment(state: Path) -> dict[str, str]:
+    ports = {name: str(free_port()) for name in PORTS}
+    skip = ("INTEGREAT_DATABASE_URL", "DATABASE_URL", "INTEGREAT_AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN")
+    return {
+        **{k: v for k, v in os.environ.items() if k not in skip},
+        **ports,
         "INTEGREAT_STATE_DIR": str(state),
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    env.pop("AWS_SESSION_TOKEN", None)
+
+
+@contextlib.contextmanager
+def running(env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """`integreat dev` until the block ends; then Ctrl-C, and nothing may be left behind."""
+    state = Path(env["INTEGREAT_STATE_DIR"])
     process = subprocess.Popen(
         [sys.executable, "-m", "integreat", "dev"],
         cwd=ROOT,
@@ -52,17 +55,14 @@ def local_platform() -> Iterator[dict[str, Any]]:
         text=True,
     )
     try:
-        info = _wait_ready(state, process)
-        yield {"env": env, "info": info, "ports": ports, "state": state}
+        yield _wait_ready(state, process)
     finally:
         process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=60)[0]
-        busy = [name for name, port in ports.items() if port_in_use(port)]
-        postmaster = state / "postgres" / "pgdata" / "postmaster.pid"
-        shutil.rmtree(state, ignore_errors=True)
+        output = process.communicate(timeout=90)[0]
+        busy = [name for name in PORTS if port_in_use(int(env[name]))]
         assert process.returncode == 0, output[-3000:]
         assert not busy, f"ports still in use after Ctrl-C: {busy}"
-        assert not postmaster.exists(), "Postgres was left running"
+        assert not (state / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres was left running"
 
 
 def _wait_ready(state: Path, process: subprocess.Popen[str]) -> dict[str, Any]:
@@ -75,33 +75,59 @@ def _wait_ready(state: Path, process: subprocess.Popen[str]) -> dict[str, Any]:
         summary = state / "platform.json"
         if summary.exists():
             info: dict[str, Any] = json.loads(summary.read_text())
-            try:
-                with urllib.request.urlopen(f"{info['api']}/health", timeout=2) as response:  # noqa: S310 (loopback)
-                    if response.status == 200:
-                        return info
-            except OSError:
-                pass
+            health = f"{info['api']}/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return info
         time.sleep(0.5)
     raise AssertionError(f"the local platform was not ready in {READY_SECONDS}s")
 
 
-def test_demo_scenario_passes(local_platform: dict[str, Any]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "integreat", "demo"],
+def integreat(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "integreat", *args],
         cwd=ROOT,
-        env=local_platform["env"],
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "6/6 steps passed" in result.stdout
-    status = subprocess.run(
-        [sys.executable, "-m", "integreat", "status"],
-        cwd=ROOT,
-        env=local_platform["env"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert status.returncode == 0, status.stdout + status.stderr
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="integreat-e2e-"))
+    folder.chmod(0o755)  # as root, the embedded Postgres runs as its own user and must reach it
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_demo_then_restart_keeps_users_files_and_events(state: Path) -> None:
+    env = environment(state)
+    with running(env):
+        demo = integreat(env, "demo")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "6/6 steps passed" in demo.stdout
+        assert integreat(env, "status").returncode == 0
+    run = re.search(r"\(run ([0-9a-f]{6})\)", demo.stdout)
+    assert run, demo.stdout
+    alice = f"alice-{run[1]}@example.org"
+
+    env = environment(state)  # fresh ports, same state
+    with running(env) as info:
+        token = integreat(env, "token", "--app", "church", "--user", alice, "--password", DEMO_PASSWORD)
+        assert token.returncode == 0, token.stdout + token.stderr
+        headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+        files = _get(info, "/apps/church/files?folder=uploads/", headers)["files"]
+        assert any(f["key"].endswith("-notes.txt") for f in files), files
+        events = _get(info, "/apps/church/inbox?limit=100", headers)["events"]
+        assert any(e["event"]["id"] == f"demo-{run[1]}" for e in events)
+        env["COLUMNS"] = "250"
+        listed = integreat(env, "users", "list")
+        assert alice in listed.stdout
+
+
+def _get(info: dict[str, Any], path: str, headers: dict[str, str]) -> Any:
+    request = urllib.request.Request(f"{info['api']}{path}", headers=headers)  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
