@@ -190,10 +190,30 @@ class Demo:
         # church's own IAM role writing into events' folder: moto does not enforce IAM, so the
         # platform's enforcement after upload is what stops it (on AWS the policy denies the PUT).
         key = f"events/posters/intruder-{self.run_id}.png"
-        self.aws("s3").put_object(Bucket=self.info["bucket"], Key=key, Body=b"x", ContentType="image/png")
-        moved = lambda: _exists(self.aws("s3"), self.info["bucket"], f"_quarantine/{key}")  # noqa: E731
+        self.as_role("church").put_object(
+            Bucket=self.info["bucket"], Key=key, Body=b"x", ContentType="image/png"
+        )
+
+        def moved() -> bool:
+            return _exists(self.aws("s3"), self.info["bucket"], f"_quarantine/{key}")
+
         check(self.eventually(moved), f"{key} was not quarantined")
-        return "B's token on A's routes: 403; a write into another app's folder: quarantined"
+        return "B's token on A's routes: 403; A's role writing into B's folder: quarantined"
+
+    def as_role(self, app: str) -> Any:
+        """An S3 client holding the credentials of `app`'s IAM role (assumed through STS)."""
+        import boto3
+
+        role = self.aws("iam").get_role(RoleName=f"integreat-local-app-{app}")["Role"]["Arn"]
+        creds = self.aws("sts").assume_role(RoleArn=role, RoleSessionName=f"{app}-demo")["Credentials"]
+        return boto3.client(
+            "s3",
+            endpoint_url=self.info["aws_endpoint"],
+            region_name=self.info["region"],
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:

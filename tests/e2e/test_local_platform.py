@@ -131,3 +131,14 @@ def _get(info: dict[str, Any], path: str, headers: dict[str, str]) -> Any:
     request = urllib.request.Request(f"{info['api']}{path}", headers=headers)  # noqa: S310 (loopback)
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.loads(response.read())
+
+
+def test_a_taken_port_is_named_with_its_setting(state: Path) -> None:
+    import socket
+
+    env = environment(state)
+    with socket.create_server(("127.0.0.1", int(env["INTEGREAT_API_PORT"]))):
+        result = integreat(env, "dev")
+    assert result.returncode == 1
+    assert f"port {env['INTEGREAT_API_PORT']} on 127.0.0.1 is in use" in result.stderr + result.stdout
+    assert "INTEGREAT_API_PORT" in result.stderr + result.stdout
