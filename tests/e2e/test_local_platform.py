@@ -23,6 +23,7 @@ import pytest
 
 from integreat.local.platform import PORTS
 from integreat.local.postgres import free_port, port_in_use
+from tests.cli import run_integreat
 from tests.conftest import ROOT
 
 READY_SECONDS = 180
@@ -84,14 +85,7 @@ def _wait_ready(state: Path, process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def integreat(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "integreat", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_integreat(*args, env=env)
 
 
 @pytest.fixture

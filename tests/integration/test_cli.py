@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg2
@@ -13,19 +11,12 @@ import pytest
 from chalicelib.db.pool import connector
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec
-from tests.conftest import ROOT, Platform
+from tests.cli import run_integreat
+from tests.conftest import Platform
 
 
 def integreat(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INTEGREAT_DATABASE_URL": platform.operator_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "integreat", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_integreat(*args, INTEGREAT_DATABASE_URL=platform.operator_url)
 
 
 def _exists(platform: Platform, sql: str, params: tuple[object, ...]) -> bool:

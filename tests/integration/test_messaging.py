@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +21,8 @@ from chalicelib.messaging.spec import EventsSpec, Subscription
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.runtime import Runtime
 from chalicelib.tenancy.manifest import AppSpec
-from tests.conftest import MOTO_SENDER_ID, ROOT, IdentityPlatform, installed
+from tests.cli import run_integreat
+from tests.conftest import MOTO_SENDER_ID, IdentityPlatform, installed
 from tests.identity import Users
 from tests.messaging import cloud_event, consume, drain, inbox, sqs_batch, sqs_record
 from tests.queues import depth
@@ -202,15 +201,11 @@ def test_poison_message_lands_in_the_dlq_after_five_receives(identity: IdentityP
 
 
 def integreat(identity: IdentityPlatform, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INTEGREAT_AWS_ENDPOINT_URL": identity.endpoint, "INTEGREAT_EVENTS_QUEUE": identity.settings.events_queue,
-           "INTEGREAT_DATABASE_URL": identity.platform.operator_url, "COLUMNS": "250"}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "integreat", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
+    return run_integreat(
+        *args,
+        INTEGREAT_AWS_ENDPOINT_URL=identity.endpoint,
+        INTEGREAT_EVENTS_QUEUE=identity.settings.events_queue,
+        INTEGREAT_DATABASE_URL=identity.platform.operator_url,
     )
 
 

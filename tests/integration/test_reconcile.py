@@ -3,16 +3,15 @@ platform's own sign-up record, as an operator runs it (a subprocess)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
-import sys
 
 import pytest
 
 from chalicelib.identity import triggers
 from chalicelib.runtime import Runtime
-from tests.conftest import ROOT, IdentityPlatform
+from tests.cli import run_integreat
+from tests.conftest import IdentityPlatform
 from tests.identity import PASSWORD, Users, cognito_event
 
 
@@ -22,17 +21,14 @@ def users(identity: IdentityPlatform, installed_runtime: Runtime) -> Users:
 
 
 def reconcile(identity: IdentityPlatform, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "INTEGREAT_DATABASE_URL": identity.platform.operator_url,
-        "INTEGREAT_USER_POOL_ID": identity.user_pool_id,
-        "INTEGREAT_AWS_ENDPOINT_URL": identity.endpoint,
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "integreat", "users", "reconcile", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+    return run_integreat(
+        "users",
+        "reconcile",
+        *args,
+        INTEGREAT_DATABASE_URL=identity.platform.operator_url,
+        INTEGREAT_USER_POOL_ID=identity.user_pool_id,
+        INTEGREAT_AWS_ENDPOINT_URL=identity.endpoint,
+    )
 
 
 def signed_up_but_trigger_failed(users: Users, identity: IdentityPlatform, slug: str) -> str:
