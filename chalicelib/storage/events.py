@@ -51,6 +51,11 @@ def _time_sequencer(event_time: str) -> str:
     return normalize_sequencer(f"{int(moment.timestamp() * 1_000_000):X}")
 
 
+def _decode(raw_key: str) -> str:
+    """URL-decode exactly once (`+` is a space); most keys have nothing to decode."""
+    return unquote_plus(raw_key) if "%" in raw_key or "+" in raw_key else raw_key
+
+
 def parse_body(body: str) -> list[StorageEvent]:
     """The events in one SQS message body; [] for s3:TestEvent. Raises StorageEventError."""
     try:
@@ -89,7 +94,7 @@ def _event(record: Any) -> StorageEvent:
             action=action,
             name=name,
             bucket=str(s3["bucket"]["name"]),
-            key=unquote_plus(raw_key),  # exactly once
+            key=_decode(raw_key),
             size=int(obj.get("size") or 0),
             etag=obj.get("eTag"),
             sequencer=normalize_sequencer(sequencer) if sequencer else _time_sequencer(time),
