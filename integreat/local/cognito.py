@@ -9,11 +9,8 @@ went through the triggers. Any AWS JSON 1.1 client works, signed or not (boto3, 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import http.client
 import json
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -25,12 +22,9 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import boto3
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from chalicelib.identity.rs256 import b64url_decode
 from chalicelib.observability import logger, start_invocation
+from integreat.local.jwt import ACCESS_TOKEN, ID_TOKEN, SigningKey, claims_of, reminted
 
 Event = dict[str, Any]
 RunTrigger = Callable[[str, Event], Event]
@@ -48,11 +42,6 @@ NOT_FORWARDED = frozenset(
      "transfer-encoding", "upgrade", "content-length", "server", "date"}
 )  # fmt: skip
 # Among the claims Cognito never lets pre token generation change (AWS developer guide).
-PROTECTED = frozenset(
-    {"iss", "sub", "aud", "client_id", "token_use", "exp", "iat", "jti", "scope", "username",
-     "cognito:username"}
-)  # fmt: skip
-ID_TOKEN, ACCESS_TOKEN = "idTokenGeneration", "accessTokenGeneration"  # keys of a V2_0 response
 MAX_REMEMBERED_TOKENS = 10_000
 
 
@@ -75,26 +64,6 @@ class Reply(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-
-
-class SigningKey:
-    """RSA 2048 in a PEM file, created (0600) when missing and reused after: tokens outlive restarts."""
-
-    def __init__(self, path: Path) -> None:
-        self._key = _load_or_create(path)
-        der = self._key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        self.kid = "integreat-local-" + hashlib.sha256(der).hexdigest()[:16]
-
-    def jwks(self) -> dict[str, Any]:
-        numbers = self._key.public_key().public_numbers()
-        n, e = (_b64(v.to_bytes((v.bit_length() + 7) // 8, "big")) for v in (numbers.n, numbers.e))
-        return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": n, "e": e}]}
-
-    def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
-        signed = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
-        signature = self._key.sign(signed.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        return f"{signed}.{_b64(signature)}"
 
 
 class LocalCognito:
@@ -225,15 +194,15 @@ class LocalCognito:
         result = body.get("AuthenticationResult")
         if not isinstance(result, dict) or not (result.get("IdToken") and result.get("AccessToken")):
             return reply
-        access, id_claims = _claims(result["AccessToken"]), _claims(result["IdToken"])
+        access, id_claims = claims_of(result["AccessToken"]), claims_of(result["IdToken"])
         event = self._fire("pre_token_generation", self._token_event(params, access))
         details = (event.get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
-        minted = self._key.sign(_reminted(access, details, ACCESS_TOKEN))
+        minted = self._key.sign(reminted(access, details, ACCESS_TOKEN))
         with self._lock:
             self._issued[minted] = result["AccessToken"]
             if len(self._issued) > MAX_REMEMBERED_TOKENS:
                 del self._issued[next(iter(self._issued))]  # the oldest
-        result.update(AccessToken=minted, IdToken=self._key.sign(_reminted(id_claims, details, ID_TOKEN)))
+        result.update(AccessToken=minted, IdToken=self._key.sign(reminted(id_claims, details, ID_TOKEN)))
         return reply._replace(body=json.dumps(body).encode())
 
     def _event(self, source: str, pool: str, user: Event, client: str, req: Event, resp: Event) -> Event:
@@ -312,25 +281,6 @@ def _token_source(params: Event) -> str:
     return "TokenGeneration_Authentication"
 
 
-def _reminted(claims: dict[str, Any], details: Event, kind: str) -> dict[str, Any]:
-    """moto's claims with a V2_0 response applied to one token (`kind`: ID_TOKEN or ACCESS_TOKEN)."""
-    out = dict(claims)
-    groups = details.get("groupOverrideDetails") or {}
-    if "groupsToOverride" in groups:  # an empty list leaves no claim, as in Cognito
-        out.pop("cognito:groups", None)
-        out.update({"cognito:groups": groups["groupsToOverride"]} if groups["groupsToOverride"] else {})
-    # IAM roles are claims of the ID token only.
-    roles = (("cognito:roles", "iamRolesToOverride"), ("cognito:preferred_role", "preferredRole"))
-    out.update({claim: groups[key] for claim, key in roles if groups.get(key) and kind == ID_TOKEN})
-    changes = details.get(kind) or {}
-    added = changes.get("claimsToAddOrOverride") or {}
-    out.update({k: v for k, v in added.items() if k not in PROTECTED})
-    if kind == ACCESS_TOKEN:
-        scopes = str(out.get("scope", "")).split() + list(changes.get("scopesToAdd") or [])
-        out["scope"] = " ".join(dict.fromkeys(scopes))
-    return out
-
-
 def _handler(layer: LocalCognito) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
@@ -349,20 +299,6 @@ def _handler(layer: LocalCognito) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
-    if path.exists():
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise LocalCognitoError(f"{path} is not an RSA key: delete it to make a new one")
-        return loaded
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-        file.write(pem)
-    return key
-
-
 def _params(body: bytes) -> Event:
     try:
         value = json.loads(body or b"{}")
@@ -379,16 +315,6 @@ def _flatten(pairs: Any) -> dict[str, str]:
     return {str(p["Name"]): str(p["Value"]) for p in pairs or []}
 
 
-def _claims(token: str) -> dict[str, Any]:
-    """The payload of a token moto has just issued (straight from moto: nothing to verify)."""
-    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
-    return claims
-
-
 def _error(status: int, code: str, message: str) -> Reply:
     headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
     return Reply(status, headers, json.dumps({"__type": code, "message": message}).encode())
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
