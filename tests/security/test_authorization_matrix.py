@@ -1,0 +1,110 @@
+"""The authorization matrix: every declared route x method x caller x resource, against the
+route's own policy. Fails on any 2xx that the policy does not allow, on any denial that is not
+the error shape, and on any response that carries the other app's data.
+
+Callers: anonymous, member of A, app admin of A, member of B (B's token), platform admin.
+(Service principals arrive with the gateway issue; they join this matrix then.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+import app as chalice_app
+from chalicelib.gateway.policy import POLICIES
+from chalicelib.identity.tokens import Caller, issuer_for
+from chalicelib.runtime import Runtime
+from tests.conftest import IdentityPlatform, installed
+from tests.tokens import Signer, access_claims
+
+A, B = "church", "events"
+CALLERS: dict[str, tuple[str, list[str]] | None] = {
+    "anonymous": None,
+    "member of A": (A, [A]),
+    "app admin of A": (A, [A, f"{A}-admin"]),
+    "member of B": (B, [B]),
+    "platform admin": (A, ["integreat-admin"]),
+}
+ROUTES = sorted(POLICIES)
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer(kid="matrix-key")
+
+
+@pytest.fixture
+def api(identity: IdentityPlatform, signer: Signer) -> Iterator[Client]:
+    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
+    with installed(runtime), Client(chalice_app.app) as client:
+        yield client
+
+
+def _path(pattern: str, app: str) -> str:
+    return (
+        pattern.replace("{app}", app)
+        .replace("{user}", "nobody-here")
+        .replace("{role}", "admin")
+        .replace("{seq}", "1")
+    )
+
+
+def _headers(identity: IdentityPlatform, signer: Signer, caller: str) -> dict[str, str]:
+    spec = CALLERS[caller]
+    headers = {"Content-Type": "application/json"}
+    if spec is not None:
+        app, groups = spec
+        claims = access_claims(
+            issuer_for("eu-west-1", identity.user_pool_id), identity.clients[app], caller, groups
+        )
+        headers["Authorization"] = f"Bearer {signer.sign(claims)}"
+    return headers
+
+
+def _as_caller(caller: str) -> Caller | None:
+    spec = CALLERS[caller]
+    if spec is None:
+        return None
+    app, groups = spec
+    roles = tuple(
+        r for r in ("member", "admin") if (r == "member" and app in groups) or f"{app}-{r}" in groups
+    )
+    return Caller("sub", caller, app, roles, "integreat-admin" in groups, "client", "access")
+
+
+def test_the_matrix(identity: IdentityPlatform, signer: Signer, api: Client) -> None:
+    checked, violations = 0, []
+    other_data = {A: identity.clients[B], B: identity.clients[A]}  # each app's client id is its "data"
+    for path, method in ROUTES:
+        policy = POLICIES[(path, method)]
+        for caller in CALLERS:
+            for resource in (A, B):
+                concrete = _path(path, resource)
+                response = getattr(api.http, method.lower())(
+                    concrete, headers=_headers(identity, signer, caller), body=json.dumps({})
+                )
+                checked += 1
+                path_app = resource if "{app}" in path else None
+                allowed = policy.allows(_as_caller(caller), path_app) if policy.authenticate else True
+                body: Any = response.json_body
+                if not allowed and 200 <= response.status_code < 300:
+                    violations.append(f"{caller} got {response.status_code} on {method} {concrete}")
+                if not allowed and set(body or {}) != {"error"}:
+                    violations.append(f"{caller} on {method} {concrete}: denial body {body}")
+                own = CALLERS[caller][0] if CALLERS[caller] else None
+                if (
+                    own
+                    and not (_as_caller(caller) or Caller("", "", "", (), False, "", "")).is_admin
+                    and other_data[own] in response.body.decode()
+                ):
+                    violations.append(f"{caller} saw the other app's data on {method} {concrete}")
+    print(
+        f"\nauthorization matrix: {len(ROUTES)} routes x {len(CALLERS)} callers x 2 resources = {checked} requests"
+    )
+    assert checked == len(ROUTES) * len(CALLERS) * 2
+    assert violations == []
