@@ -231,3 +231,30 @@ def installed_runtime(identity: IdentityPlatform) -> Iterator[Runtime]:
     """The runtime the Chalice app uses during one test."""
     with installed(identity.runtime()) as rt:
         yield rt
+
+
+@pytest.fixture(scope="session")
+def signer() -> Any:
+    """A test signing key posing as the user pool's (tokens shaped exactly, attacks forged)."""
+    from tests.tokens import Signer
+
+    return Signer()
+
+
+@pytest.fixture
+def signed_runtime(identity: IdentityPlatform, signer: Any) -> Iterator[Runtime]:
+    """The runtime, trusting `signer`'s key set as the pool's JWKS (injected, not patched)."""
+    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
+    with installed(runtime) as rt:
+        yield rt
+
+
+@pytest.fixture
+def signed_api(signed_runtime: Runtime) -> Iterator[Any]:
+    """The Chalice app's test client, its tokens checked against `signer`'s key."""
+    from chalice.test import Client
+
+    import app as chalice_app
+
+    with Client(chalice_app.app) as client:
+        yield client

@@ -7,44 +7,33 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
 
-import app as chalice_app
+import app as chalice_app  # noqa: F401 (importing the app registers every route and its policy)
 from chalicelib.gateway.policy import POLICIES
 from chalicelib.identity import triggers
 from chalicelib.identity.tokens import TokenError, issuer_for
 from chalicelib.runtime import Runtime
-from tests.conftest import IdentityPlatform, installed
+from tests.conftest import IdentityPlatform
 from tests.identity import Users, cognito_event
 from tests.tokens import Signer, access_claims, id_claims
 
 
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer()
+@pytest.fixture
+def rt(signed_runtime: Runtime) -> Runtime:
+    return signed_runtime
 
 
 @pytest.fixture
-def rt(identity: IdentityPlatform, signer: Signer) -> Iterator[Runtime]:
-    """The runtime, trusting the test signing key as the pool's JWKS (injected, not patched)."""
-    with installed(
-        Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
-    ) as rt:
-        yield rt
+def api(signed_api: Client) -> Client:
+    return signed_api
 
 
 @pytest.fixture
 def users(identity: IdentityPlatform, rt: Runtime) -> Users:
     return Users(identity)
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[Client]:
-    with Client(chalice_app.app) as client:
-        yield client
 
 
 def email(tag: str) -> str:
@@ -265,6 +254,7 @@ def test_app_claim_that_disagrees_with_the_client_is_refused(
 
 
 ADMIN_PATHS = sorted({path for path, _ in POLICIES if path.startswith("/admin")})
+assert ADMIN_PATHS, "no admin routes registered: an empty parametrization would test nothing"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

@@ -4,31 +4,21 @@ request can make the server sign a key outside the caller's app folder or folder
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
-import app as chalice_app
 from chalicelib.identity.tokens import issuer_for
-from chalicelib.runtime import Runtime
-from tests.conftest import IdentityPlatform, installed
+from tests.conftest import IdentityPlatform
 from tests.tokens import Signer, access_claims
 
 SUB = "0b1f2c3d-aaaa-bbbb-cccc-000000000001"
 
 
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer(kid="storage-api-key")
-
-
 @pytest.fixture
-def api(identity: IdentityPlatform, signer: Signer) -> Iterator[Client]:
-    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
-    with installed(runtime), Client(chalice_app.app) as client:
-        yield client
+def api(signed_api: Client) -> Client:
+    return signed_api
 
 
 def token(
