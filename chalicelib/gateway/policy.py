@@ -58,6 +58,8 @@ def app_role(role: str) -> Policy:
 
 #: (route pattern, method) -> policy; filled by @route at import time.
 POLICIES: dict[tuple[str, str], Policy] = {}
+#: (route pattern, method) -> the view's docstring (the OpenAPI document's summary and description).
+DOCS: dict[tuple[str, str], str] = {}
 
 
 def route(bp: Blueprint, path: str, *, methods: list[str], allow: Policy, **options: Any) -> Callable[[F], F]:
@@ -72,6 +74,7 @@ def route(bp: Blueprint, path: str, *, methods: list[str], allow: Policy, **opti
             if (path, method) in POLICIES:
                 raise ValueError(f"policy for {method} {path} declared twice")
             POLICIES[(path, method)] = allow
+            DOCS[(path, method)] = (view.__doc__ or "").strip()
 
         @functools.wraps(view)
         def translated(*args: Any, **kwargs: Any) -> Any:

@@ -198,3 +198,26 @@ def demo() -> None:
 
     if not Demo(running(), say=console.print).run():
         raise typer.Exit(1)
+
+
+OPENAPI_FILE = Path("docs/openapi.json")
+
+
+def openapi(
+    write: Annotated[
+        bool, typer.Option("--write", help=f"Write {OPENAPI_FILE} instead of printing.")
+    ] = False,
+) -> None:
+    """The API's OpenAPI 3 document, built from the declared routes.
+
+    Example: integreat openapi --write
+    """
+    import app  # noqa: F401 (registers every route)
+    from chalicelib.gateway.openapi import document
+
+    text = json.dumps(document(), indent=2, sort_keys=True) + "\n"
+    if write:
+        OPENAPI_FILE.write_text(text)
+        console.print(f"wrote {OPENAPI_FILE}")
+    else:
+        print(text, end="")
