@@ -7,6 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.gateway.errors import ApiError
+from chalicelib.gateway.params import integer, query
 from chalicelib.gateway.policy import MEMBER, route
 from chalicelib.runtime import runtime
 
@@ -36,8 +37,8 @@ def read_inbox(app: str) -> dict[str, Any]:
     from chalicelib.messaging import inbox
 
     runtime().database.registry.get_active(app)
-    params = dict((events.current_request.query_params if events.current_request else None) or {})
-    after, limit = _number(params, "after", 0, 0, 2**62), _number(params, "limit", 50, 1, MAX_INBOX_PAGE)
+    params = query(events.current_request)
+    after, limit = integer(params, "after", 0, 0, 2**62), integer(params, "limit", 50, 1, MAX_INBOX_PAGE)
     found = inbox.read(runtime().database, app, after, limit)
     return {"app": app, "events": found, "next_after": found[-1]["seq"] if len(found) == limit else None}
 
@@ -52,12 +53,3 @@ def ack_event(app: str, seq: str) -> dict[str, Any]:
     if not inbox.ack(runtime().database, app, int(seq)):
         raise ApiError(404, "unknown_delivery", f"no delivery {seq} in {app}'s inbox")
     return {"app": app, "seq": int(seq), "acked": True}
-
-
-def _number(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, f"invalid_{name}", f"{name} must be an integer from {low} to {high}")
-    return int(raw)

@@ -8,6 +8,7 @@ from chalice.app import Blueprint
 
 from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.errors import ApiError
+from chalicelib.gateway.params import integer, query
 from chalicelib.gateway.policy import MEMBER, route
 from chalicelib.runtime import runtime
 
@@ -55,11 +56,11 @@ def list_files(app: str) -> dict[str, Any]:
     from chalicelib.storage import index, uploads
 
     runtime().database.registry.get_active(app)
-    params = _params()
+    params = query(files.current_request)
     if "folder" not in params:
         raise ApiError(400, "folder_required", "give ?folder=<a folder of the app>, e.g. ?folder=uploads/")
     prefix = uploads.listing_prefix(app, params["folder"], _actor(), _storage())
-    limit = _limit(params.get("limit"))
+    limit = integer(params, "limit", 50, 1, uploads.MAX_LIST)
     found = index.list_files(runtime().database, app, prefix, params.get("cursor", ""), limit)
     cursor = found[-1]["key"] if len(found) == limit else None
     return {"app": app, "folder": params["folder"], "files": found, "next_cursor": cursor}
@@ -70,7 +71,7 @@ def download(app: str) -> dict[str, Any]:
     from chalicelib.storage import uploads
 
     runtime().database.registry.get_active(app)
-    params = _params()
+    params = query(files.current_request)
     key = params.get("key") or ""
     uploads.authorize_download(app, key, _actor(), _storage())
     if not runtime().database.read(app, "SELECT 1 FROM files WHERE key = %s AND NOT deleted", (key,)):
@@ -80,18 +81,3 @@ def download(app: str) -> dict[str, Any]:
         "url": runtime().objects.presigned_get(key, uploads.DOWNLOAD_SECONDS),
         "expires_in": uploads.DOWNLOAD_SECONDS,
     }
-
-
-def _params() -> dict[str, str]:
-    request = files.current_request
-    return dict((request.query_params if request is not None else None) or {})
-
-
-def _limit(raw: str | None) -> int:
-    from chalicelib.storage.uploads import MAX_LIST
-
-    if raw is None:
-        return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
-        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIST}")
-    return int(raw)

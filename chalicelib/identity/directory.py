@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from chalicelib.identity.errors import DirectoryError, UnknownUserError
+from chalicelib.identity.errors import DirectoryError, UnknownGroupError, UnknownUserError
 
 
 class Member(NamedTuple):
@@ -65,6 +65,8 @@ class CognitoDirectory:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "UserNotFoundException":
                 raise UnknownUserError(f"no user {params.get('Username')!r} in the pool") from exc
+            if code == "ResourceNotFoundException" and "GroupName" in params:
+                raise UnknownGroupError(f"no group {params['GroupName']!r} in the pool") from exc
             raise DirectoryError(f"cognito {operation} failed: {code or exc}") from exc
         except BotoCoreError as exc:
             raise DirectoryError(f"cognito {operation} failed: {exc}") from exc

@@ -16,6 +16,10 @@ class UnknownUserError(DirectoryError, LookupError):
     """No such user in the pool."""
 
 
+class UnknownGroupError(DirectoryError, LookupError):
+    """No such group in the pool (the app's identity is not provisioned yet)."""
+
+
 class MembershipError(IdentityError):
     """Base of membership errors."""
 

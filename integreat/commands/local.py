@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
@@ -200,6 +201,7 @@ def demo() -> None:
         raise typer.Exit(1)
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: app.py lives here (editable install)
 OPENAPI_FILE = Path("docs/openapi.json")
 
 
@@ -212,12 +214,16 @@ def openapi(
 
     Example: integreat openapi --write
     """
-    import app  # noqa: F401 (registers every route)
+    # The console script does not put the checkout on sys.path; app.py (which registers every
+    # route) lives there, next to chalicelib/.
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    import app  # noqa: F401
     from chalicelib.gateway.openapi import document
 
     text = json.dumps(document(), indent=2, sort_keys=True) + "\n"
     if write:
-        OPENAPI_FILE.write_text(text)
-        console.print(f"wrote {OPENAPI_FILE}")
+        (PROJECT_ROOT / OPENAPI_FILE).write_text(text)
+        console.print(f"wrote {PROJECT_ROOT / OPENAPI_FILE}")
     else:
         print(text, end="")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from chalice.test import Client
 
@@ -34,3 +37,11 @@ def test_it_is_served_without_a_token() -> None:
         response = api.http.get("/openapi.json")
     assert response.status_code == 200
     assert response.json_body["openapi"].startswith("3.")
+
+
+def test_the_console_script_prints_it_from_any_directory(tmp_path: Path) -> None:
+    # The installed `integreat` script does not have the checkout on sys.path; it must find app.py.
+    script = Path(sys.executable).with_name("integreat")
+    done = subprocess.run([str(script), "openapi"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(json.dumps(document()))
