@@ -1,0 +1,77 @@
+"""The gateway's own cost: `GET /me` through the Chalice app against the token check it wraps.
+
+On one fresh database the demo apps are provisioned and church gets an app client in the
+registry. A test key (tests/tokens.py, real RS256) stands in for the pool's JWKS, injected into
+the runtime as the tests do. Interleaved per-call medians of:
+- `verify`: `runtime.verifier.verify(token)`, the bare check (signature, claims, registry);
+- `route`: `chalice.test.Client.http.get("/me")`, i.e. Chalice's local gateway, the authz
+  middleware and the view around that same check.
+Figure `gateway.me_ratio` = route / verify (goal <= 1.5). The client's request/response
+translation is part of what is measured; in Lambda, API Gateway does that outside the process.
+Profiled (2026-11): most of the route's extra cost is chalice.test copying os.environ per request
+and building the local event; the authz middleware adds ~10 us around the verification.
+
+Run alone: `.venv/bin/python -m benchmarks gateway`.
+"""
+
+from __future__ import annotations
+
+from benchmarks import _platform
+from benchmarks._pg import fresh_database
+from benchmarks._timing import interleaved
+from chalicelib.db.pool import connector
+from chalicelib.db.provision import record_identity
+from chalicelib.db.tenant import Database
+from chalicelib.runtime import Runtime, use_runtime
+from chalicelib.settings import Settings
+
+POOL = "eu-west-1_AbCdEf123"
+CLIENT_ID = "benchgatewayclient000000a"
+
+GOALS = {"gateway.me_ratio": ("<=", 1.5)}
+
+
+def run() -> dict[str, float | int | bool]:
+    from chalice.test import Client
+
+    import app as chalice_app
+    from chalicelib.identity.tokens import issuer_for
+    from tests.tokens import Signer, access_claims
+
+    signer = Signer()
+    with fresh_database() as bench:
+        _platform.provision(bench.url, _platform.demo_apps())
+        conn = connector(bench.url)()
+        try:
+            record_identity(
+                conn, "church", CLIENT_ID, "arn:aws:iam::123456789012:role/integreat/bench-church"
+            )
+        finally:
+            conn.close()
+        runtime = Runtime(
+            Settings(stage="test", user_pool_id=POOL),
+            Database(_platform.runtime_url(bench.url)),
+            jwks_fetch=lambda url: signer.jwks(),
+        )
+        token = signer.sign(access_claims(issuer_for("eu-west-1", POOL), CLIENT_ID, "bench", ["church"]))
+        headers = {"Authorization": f"Bearer {token}"}
+        use_runtime(runtime)
+        try:
+            with Client(chalice_app.app) as client:
+                assert client.http.get("/me", headers=headers).status_code == 200
+                runtime.verifier.verify(token)
+                medians = interleaved(
+                    {
+                        "verify": lambda i: runtime.verifier.verify(token),
+                        "route": lambda i: client.http.get("/me", headers=headers),
+                    },
+                    iterations=2000,
+                )
+        finally:
+            use_runtime(None)
+            runtime.database.close()
+    return {
+        "gateway.me_verify_us": round(medians["verify"], 1),
+        "gateway.me_route_us": round(medians["route"], 1),
+        "gateway.me_ratio": round(medians["route"] / medians["verify"], 3),
+    }
