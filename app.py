@@ -6,11 +6,11 @@ from chalice.app import Chalice
 
 from chalicelib.gateway.admin import admin
 from chalicelib.gateway.authz import authz
+from chalicelib.gateway.datasets import datasets
 from chalicelib.gateway.events import events
 from chalicelib.gateway.files import files
 from chalicelib.gateway.health import health
 from chalicelib.gateway.members import members
-from chalicelib.gateway.openapi import openapi
 from chalicelib.identity.triggers import triggers
 from chalicelib.messaging.handlers import cross_app_events
 from chalicelib.storage.handlers import storage_events
@@ -20,9 +20,9 @@ app.register_blueprint(authz)  # the authorization middleware: every HTTP reques
 app.register_blueprint(health)
 app.register_blueprint(members)
 app.register_blueprint(admin)
-app.register_blueprint(openapi)
 app.register_blueprint(files)
 app.register_blueprint(events)
+app.register_blueprint(datasets)
 app.register_blueprint(cross_app_events)
 app.register_blueprint(storage_events)
 app.register_blueprint(triggers)

@@ -21,6 +21,7 @@ from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.migrate import PLATFORM_SET, Target, load_migrations, migrate_target
 from chalicelib.db.tenant import ADMIN_ROLE, LOGIN_SEARCH_PATH, PLATFORM_SCHEMA, RUNTIME_ROLE
 from chalicelib.messaging.codec import to_json as events_json
+from chalicelib.sharing.model import to_json as datasets_json
 from chalicelib.storage.codec import to_json
 from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, login_role, schema_name
@@ -112,10 +113,11 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
         try:
             cur.execute("BEGIN;" + _app_sql(app.slug))
             cur.execute(
-                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, storage, events, status)"
-                " VALUES (%s, %s, %s, %s, %s, %s, 'provisioning')"
+                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, storage, events, datasets, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, 'provisioning')"
                 " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, enrollment = EXCLUDED.enrollment,"
                 " roles = EXCLUDED.roles, storage = EXCLUDED.storage, events = EXCLUDED.events,"
+                " datasets = EXCLUDED.datasets,"
                 " updated_at = now(),"
                 " status = CASE WHEN apps.status = 'active' THEN 'active' ELSE 'provisioning' END;"
                 " COMMIT",
@@ -126,6 +128,7 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
                     list(app.roles),
                     to_json(app.storage),
                     events_json(app.events),
+                    datasets_json(app.datasets),
                 ),
             )
         except psycopg2.Error as exc:

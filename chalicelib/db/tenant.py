@@ -296,9 +296,24 @@ class Database:
 
 def _app_record(row: Row) -> AppRecord:
     from chalicelib.messaging.codec import from_json as events_from_json
+    from chalicelib.sharing.model import from_json as datasets_from_json
     from chalicelib.storage.codec import from_json as storage_from_json
 
-    slug, status, name, created, updated, enrollment, role_arn, roles, clients, storage, role_id, events = row
+    (
+        slug,
+        status,
+        name,
+        created,
+        updated,
+        enrollment,
+        role_arn,
+        roles,
+        clients,
+        storage,
+        role_id,
+        events,
+        shared,
+    ) = row
     return AppRecord(
         slug,
         status,
@@ -312,13 +327,14 @@ def _app_record(row: Row) -> AppRecord:
         storage=storage_from_json(storage),
         iam_role_id=role_id,
         events=events_from_json(events),
+        datasets=datasets_from_json(shared),
     )
 
 
 _REGISTRY_SQL = f"""SELECT a.slug, a.status, a.name, a.created_at, a.updated_at, a.enrollment, a.iam_role_arn,
        a.roles,
        coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{{}}'),
-       a.storage, a.iam_role_id, a.events
+       a.storage, a.iam_role_id, a.events, a.datasets
 FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (slug)
 GROUP BY a.slug"""
 

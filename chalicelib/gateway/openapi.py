@@ -1,16 +1,13 @@
 """The OpenAPI 3 document of every declared route, built from the route table itself (so a route
-cannot exist without being documented), served at /openapi.json and kept in docs/openapi.json."""
+cannot exist without being documented) and kept in docs/openapi.json. Served at /openapi.json by
+gateway/health.py, which imports this module only when the document is asked for (cold start)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.gateway.policy import DOCS, POLICIES, PUBLIC, route
-
-openapi = Blueprint(__name__)
+from chalicelib.gateway.policy import DOCS, POLICIES
 
 _PARAM = re.compile(r"\{(\w+)\+?\}")
 ERROR_SCHEMA = {
@@ -77,12 +74,3 @@ def _responses(authenticated: bool) -> dict[str, Any]:
         }
     responses["404"] = {"description": "not found", **error}
     return responses
-
-
-@route(openapi, "/openapi.json", methods=["GET"], allow=PUBLIC)
-def get_openapi() -> dict[str, Any]:
-    """The OpenAPI 3 document of this API.
-
-    Public: it describes routes and who may call them, never data.
-    """
-    return document()

@@ -47,6 +47,13 @@ MEMBER = Policy(
     lambda c, a: c is not None and (c.is_admin or (_same_app(c, a) and c.is_member)),
 )
 
+#: The path's app is the *owner*: the view decides per dataset (owner, reader apps, admin) and
+#: answers a non-reader 403 whether or not the dataset exists. Here: members of some app only.
+DATASET_READER = Policy(
+    "member of the owner or of an app the dataset is shared with (or platform admin)",
+    lambda c, a: c is not None and (c.is_admin or c.is_member),
+)
+
 
 def app_role(role: str) -> Policy:
     """Holders of `role` in the path's app (or the platform admin)."""

@@ -25,6 +25,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from chalicelib.messaging.spec import EventsSpec, check_event_links, parse_events
+from chalicelib.sharing.model import DatasetSpec
+from chalicelib.sharing.spec import check_dataset_readers, parse_datasets
 from chalicelib.storage.spec import StorageSpec, parse_storage
 from chalicelib.tenancy.errors import TenancyError, UnknownAppError
 from chalicelib.tenancy.slugs import slug_problem, validate_slug
@@ -57,7 +59,7 @@ FILE_KEY = "<file>"
 
 _TOP_KEYS = ("platform", "apps")
 _PLATFORM_KEYS = ("name", "region")
-_APP_KEYS = ("name", "enrollment", "roles", "description", "storage", "events")
+_APP_KEYS = ("name", "enrollment", "roles", "description", "storage", "events", "datasets")
 
 # Bidi overrides and isolates make text display out of order (Trojan Source, CVE-2021-42574);
 # display names end up in consoles and e-mails, so they are refused along with C0/C1 controls.
@@ -82,6 +84,8 @@ class AppSpec:
     storage: StorageSpec = _NO_STORAGE
     #: What it publishes, to whom, and what it subscribes to; none declared: no events either way.
     events: EventsSpec = _NO_EVENTS
+    #: Views it shares and the apps allowed to read each; none declared: nothing shared.
+    datasets: tuple[DatasetSpec, ...] = ()
 
     def __post_init__(self) -> None:
         # Defence in depth: an AppSpec built by hand cannot carry a slug the parser would refuse.
@@ -205,13 +209,21 @@ def _parse_apps(doc: Table) -> tuple[AppSpec, ...]:
     if table is None:
         return ()
     events: dict[str, EventsSpec | None] = {}
-    apps = [_parse_app(table, slug, events) for slug in table.values]
+    datasets: dict[str, tuple[DatasetSpec, ...] | None] = {}
+    apps = [_parse_app(table, slug, events, datasets) for slug in table.values]
     check_event_links(table, events)
+    check_dataset_readers(table, datasets)
     return tuple(app for app in apps if app is not None)
 
 
-def _parse_app(apps: Table, slug: str, events: dict[str, EventsSpec | None]) -> AppSpec | None:
-    """One app; its events also go into `events`, even when the app is invalid, for the links."""
+def _parse_app(
+    apps: Table,
+    slug: str,
+    events: dict[str, EventsSpec | None],
+    datasets: dict[str, tuple[DatasetSpec, ...] | None],
+) -> AppSpec | None:
+    """One app; its events and datasets also go into `events` and `datasets`, even when the app
+    is invalid, for the checks between apps."""
     problem = slug_problem(slug)
     if problem is not None:
         apps.report(slug, f"invalid app slug: {problem}")
@@ -225,6 +237,7 @@ def _parse_app(apps: Table, slug: str, events: dict[str, EventsSpec | None]) -> 
     description = _parse_description(table)
     storage = parse_storage(table, roles)
     events[slug] = spec = parse_events(table, slug)
+    datasets[slug] = shared = parse_datasets(table)
     if (
         problem
         or name is None
@@ -233,9 +246,10 @@ def _parse_app(apps: Table, slug: str, events: dict[str, EventsSpec | None]) -> 
         or description is None
         or storage is None
         or spec is None
+        or shared is None
     ):
         return None
-    return AppSpec(slug, name, enrollment, roles, description, storage, spec)
+    return AppSpec(slug, name, enrollment, roles, description, storage, spec, shared)
 
 
 def _parse_app_name(table: Table) -> str | None:

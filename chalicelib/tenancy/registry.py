@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from chalicelib.messaging.model import EventsSpec
 from chalicelib.storage.model import StorageSpec
 from chalicelib.tenancy.errors import AppRemovedError, UnknownAppError
 from chalicelib.tenancy.slugs import validate_slug
+
+if TYPE_CHECKING:  # the runtime builds DatasetSpecs lazily (chalicelib.db.tenant): off the cold start
+    from chalicelib.sharing.model import DatasetSpec
 
 ACTIVE = "active"
 PROVISIONING = "provisioning"
@@ -38,6 +41,7 @@ class AppRecord(NamedTuple):
     storage: StorageSpec = StorageSpec()  # folder rules, from the manifest via provisioning
     iam_role_id: str | None = None  # IAM's unique id of the app role (how S3 and SQS name it)
     events: EventsSpec = EventsSpec()  # what it publishes and subscribes to, from the manifest
+    datasets: tuple[DatasetSpec, ...] = ()  # views it shares, and with which apps
 
 
 Loader = Callable[[], Mapping[str, AppRecord]]

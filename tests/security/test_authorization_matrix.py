@@ -42,6 +42,7 @@ def _path(pattern: str, app: str) -> str:
         .replace("{user}", "nobody-here")
         .replace("{role}", "admin")
         .replace("{seq}", "1")
+        .replace("{name}", "services")
     )
 
 

@@ -1,0 +1,50 @@
+"""Cross-app data sharing: `GET /apps/{app}/datasets/{name}` reads a view the owner declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.gateway.authz import current_caller
+from chalicelib.gateway.errors import ApiError
+from chalicelib.gateway.params import integer, query
+from chalicelib.gateway.policy import DATASET_READER, route
+from chalicelib.runtime import runtime
+
+datasets = Blueprint(__name__)
+
+MAX_DATASET_PAGE = 1000
+MAX_CURSOR = 200
+_STATUS = {"invalid_cursor": 400, "dataset_unavailable": 409, "dataset_timeout": 503}
+
+
+@route(datasets, "/apps/{app}/datasets/{name}", methods=["GET"], allow=DATASET_READER)
+def read_dataset(app: str, name: str) -> dict[str, Any]:
+    """One page of the dataset `name` of app `app`, for members of the owner or of a reader app:
+    ?limit= (1-1000, default 100), ?cursor= (the previous page's next_cursor). A caller who may
+    not read it gets 403 whether or not it exists."""
+    from chalicelib.sharing.model import find
+    from chalicelib.sharing.read import DatasetError, read_page
+    from chalicelib.tenancy.errors import UnknownAppError
+
+    caller = current_caller()
+    try:
+        dataset = find(runtime().database.registry.get_active(app).datasets, name)
+    except UnknownAppError:
+        dataset = None
+    readers = dataset.readers if dataset is not None else ()
+    if not (caller.is_admin or caller.app == app or caller.app in readers):
+        raise ApiError(403, "forbidden", f"app {caller.app!r} may not read dataset {name!r} of {app!r}")
+    if dataset is None:
+        raise ApiError(404, "unknown_dataset", f"{app!r} declares no dataset {name!r}")
+    params = query(datasets.current_request)
+    limit = integer(params, "limit", 100, 1, MAX_DATASET_PAGE)
+    after = params.get("cursor")
+    if after is not None and not 0 < len(after) <= MAX_CURSOR:
+        raise ApiError(400, "invalid_cursor", "cursor must be the next_cursor of the previous page")
+    try:
+        rows, cursor = read_page(runtime().database, app, dataset, after, limit)
+    except DatasetError as exc:
+        raise ApiError(_STATUS[exc.code], exc.code, str(exc)) from exc
+    return {"app": app, "dataset": name, "rows": rows, "next_cursor": cursor}
