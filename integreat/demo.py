@@ -105,6 +105,7 @@ class Demo:
         self.step("an invalid upload is quarantined and the app is told", self.invalid_upload)
         self.step("events publishes a cross-app event that church receives", self.cross_app_event)
         self.step("cross-app attempts are denied", self.denials)
+        self.step("church shares its service schedule with events, not with students", self.dataset)
         passed = sum(ok for _, ok, _ in self.results)
         self.say(f"{passed}/{len(self.results)} steps passed")
         return passed == len(self.results)
@@ -199,6 +200,42 @@ class Demo:
 
         check(self.eventually(moved), f"{key} was not quarantined")
         return "B's token on A's routes: 403; A's role writing into B's folder: quarantined"
+
+    def dataset(self) -> str:
+        self.church_migration()
+        status, page = self.api(
+            "GET", "/apps/church/datasets/services?limit=2", self.token("events", self.bob)
+        )
+        check(
+            status == 200 and len(page["rows"]) == 2,
+            f"events reading church's services answered {status} {page}",
+        )
+        dave = self.user("church", "dave")  # students is invite-only: its admin adds dave
+        self.cognito().admin_add_user_to_group(
+            UserPoolId=self.info["user_pool_id"], Username=dave, GroupName="students"
+        )
+        status, _ = self.api("GET", "/apps/church/datasets/services", self.token("students", dave))
+        check(status == 403, f"students reading church's services answered {status}")
+        return f"events read {page['rows']} (next cursor {page['next_cursor']}); students: 403"
+
+    def church_migration(self) -> None:
+        """What church's own migration would do, as church's LOGIN role: the view it shares."""
+        import psycopg2
+
+        from chalicelib.tenancy.slugs import login_role
+        from integreat import context
+
+        operator, _ = context.operator_url(start_local=False)
+        conn = psycopg2.connect(context.login_url(operator, login_role("church")))
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "CREATE OR REPLACE VIEW public_services AS SELECT * FROM (VALUES"
+                    " (1, 'Sunday service', '2026-11-29 10:00'), (2, 'Advent concert', '2026-12-06 18:00'),"
+                    " (3, 'Christmas Eve', '2026-12-24 22:00')) AS s (id, title, starts_at)"
+                )
+        finally:
+            conn.close()
 
     def as_role(self, app: str) -> Any:
         """An S3 client holding the credentials of `app`'s IAM role (assumed through STS)."""
