@@ -11,7 +11,8 @@ from contextvars import ContextVar
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.gateway.errors import error_response
+from chalicelib.db.errors import DatabaseUnavailableError
+from chalicelib.gateway.errors import database_unavailable, error_response
 from chalicelib.gateway.policy import policy_for
 from chalicelib.identity.tokens import Caller, TokenError
 from chalicelib.observability import DENIALS, count, logger, start_invocation
@@ -52,6 +53,9 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
             caller = runtime().verifier.verify(token, policy.token_use)
         except TokenError as exc:
             return _deny(request, 401, "invalid_token", exc.reason, path_app)
+        except DatabaseUnavailableError as exc:  # the registry could not be loaded to check the client
+            logger.warning("database unavailable", extra={"error": str(exc)})
+            return database_unavailable(request)
     if not policy.allows(caller, path_app):
         return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
     reset = _caller.set(caller)

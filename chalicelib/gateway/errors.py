@@ -11,6 +11,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
+from chalicelib.db.errors import DatabaseUnavailableError
 from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
 from chalicelib.storage.errors import StorageRefusal, StorageRequestError
 from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError
@@ -46,10 +47,18 @@ def error_response(request: Request | None, status: int, code: str, message: str
     return Response(body=body, status_code=status, headers={"Content-Type": "application/json", **headers})
 
 
+def database_unavailable(request: Request | None) -> Response:
+    # The error's own text can name the server: the client learns only that it may retry.
+    message = "the database is unreachable; retry shortly"
+    return error_response(request, 503, "database_unavailable", message, **{"Retry-After": "2"})
+
+
 def translate(request: Request | None, exc: BaseException) -> Response | None:
     """The response for a known error, or None (the caller then answers 500 without details)."""
     if isinstance(exc, ApiError):
         return error_response(request, exc.status, exc.code, exc.message)
+    if isinstance(exc, DatabaseUnavailableError):
+        return database_unavailable(request)
     for cls in type(exc).__mro__:
         if cls in TRANSLATIONS:
             status, code = TRANSLATIONS[cls]
