@@ -8,6 +8,7 @@ call site can forget.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -36,13 +37,21 @@ REDACTED = "***"
 
 def redact_text(text: str) -> str:
     """Mask passwords inside `text`: `scheme://user:password@host` and `?password=` (libpq accepts both)."""
+    if "://" not in text and "=" not in text:
+        return text  # neither pattern can match (both need these literally): most fields, no regex
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
     return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}{REDACTED}", text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    # Log records reuse a handful of keys; the answer per key never changes.
+    return _SECRET_KEY.search(key) is not None
+
+
 def redact(value: Any, key: str = "") -> Any:
     """Redact secrets in a log field: by key name, or inside URLs; recurses into dicts and lists."""
-    if key and _SECRET_KEY.search(key):
+    if key and _secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

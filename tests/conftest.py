@@ -12,7 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,3 +258,32 @@ def signed_api(signed_runtime: Runtime) -> Iterator[Any]:
 
     with Client(chalice_app.app) as client:
         yield client
+
+
+# --- log capture --------------------------------------------------------------------------------
+
+ReadLines = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[ReadLines]:
+    """The JSON lines the module logger emits during the test, captured at its own formatter."""
+    import io
+    import json
+    import logging
+
+    from chalicelib.observability import logger, start_invocation
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_handler.formatter)
+    logger._logger.addHandler(handler)
+
+    def read() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    try:
+        yield read
+    finally:
+        logger._logger.removeHandler(handler)
+        start_invocation(None)  # leave no app or correlation id behind for other tests

@@ -6,6 +6,7 @@ with no data. The verified caller is available to handlers through `current_call
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -59,10 +60,24 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
     if not policy.allows(caller, path_app):
         return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
     reset = _caller.set(caller)
+    started = time.perf_counter()
     try:
-        return get_response(request)
+        response = get_response(request)
     finally:
         _caller.reset(reset)
+    # One line per admitted request (denials log their own): who, what, outcome, cost. The
+    # path app is already on every line (start_invocation); the caller's app may differ.
+    logger.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": request.context.get("resourcePath"),
+            "status": response.status_code,
+            "caller_app": caller.app if caller else None,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response
 
 
 def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:

@@ -12,7 +12,7 @@ from chalicelib.identity.tokens import issuer_for
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.runtime import Runtime
 from chalicelib.tenancy.manifest import AppSpec
-from tests.conftest import IdentityPlatform
+from tests.conftest import IdentityPlatform, ReadLines
 from tests.identity import Users
 from tests.tokens import Signer, access_claims
 
@@ -123,3 +123,18 @@ def test_an_app_without_cognito_groups_lists_with_members_unknown(
     figures = _figures(signed_api, identity, signer)[unique_slug]
     assert figures["members"] is None
     assert figures["files"] == 0
+
+
+def test_every_request_is_logged_with_the_app(
+    identity: IdentityPlatform, signer: Signer, signed_api: Any, log_lines: ReadLines
+) -> None:
+    _admin(signed_api, identity, signer, "/admin/apps")
+    denied = _get(signed_api, identity, signer, "/admin/apps", ["church"])
+    assert denied.status_code == 403
+    lines = [line for line in log_lines() if line["message"] in ("request", "request denied")]
+    admitted, refused = lines
+    assert admitted["route"] == "/admin/apps"
+    assert admitted["status"] == 200
+    assert admitted["caller_app"] == "church"
+    assert admitted["ms"] >= 0
+    assert refused["status"] == 403

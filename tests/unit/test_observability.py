@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,30 +24,10 @@ from chalicelib.observability import (
     start_invocation,
 )
 from chalicelib.settings import STAGE
+from tests.conftest import ReadLines
 
 SECRET = "hunter2-Sup3rSecret"
 DB_URL = f"postgresql://operator:{SECRET}@db.internal:5432/integreat"
-
-ReadLines = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[ReadLines]:
-    """The JSON lines the module logger emits during the test, captured at its own formatter."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_handler.formatter)
-    logger._logger.addHandler(handler)
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-    try:
-        yield read
-    finally:
-        logger._logger.removeHandler(handler)
-        start_invocation(None)  # leave no app or correlation id behind for other tests
-
 
 # --- redact_text --------------------------------------------------------------------------------
 
