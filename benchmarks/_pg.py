@@ -74,49 +74,40 @@ def _server() -> Iterator[tuple[str, bool]]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _admin(server_url: str) -> psycopg2.extensions.connection:
-    return connector(server_url, application_name="integreat-bench")()
+@contextmanager
+def _admin(server_url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor on a short-lived autocommit connection to the server's maintenance database."""
+    conn = connector(server_url, application_name="integreat-bench")()
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def _recreate(server_url: str) -> None:
-    conn = _admin(server_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        conn.close()
+    with _admin(server_url) as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
 
 
 def _drop(server_url: str) -> None:
-    conn = _admin(server_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    finally:
-        conn.close()
+    with _admin(server_url) as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 def _drop_roles(server_url: str, roles: list[str]) -> None:
-    conn = _admin(server_url)
-    try:
-        with conn.cursor() as cur:
-            for role in roles:
-                # Still used by another database on this server: not ours to remove.
-                with contextlib.suppress(psycopg2.errors.DependentObjectsStillExist):
-                    cur.execute(f'DROP ROLE IF EXISTS "{role}"')
-    finally:
-        conn.close()
+    with _admin(server_url) as cur:
+        for role in roles:
+            # Still used by another database on this server: not ours to remove.
+            with contextlib.suppress(psycopg2.errors.DependentObjectsStillExist):
+                cur.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def server_version(url: str) -> str:
-    conn = _admin(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW server_version")
-            row = cur.fetchone()
-    finally:
-        conn.close()
+    with _admin(url) as cur:
+        cur.execute("SHOW server_version")
+        row = cur.fetchone()
     return str(row[0]) if row else "unknown"
 
 

@@ -176,6 +176,18 @@ class IdentityPlatform:
     def runtime(self) -> Runtime:
         return Runtime(self.settings, Database(self.platform.runtime_url, pool_size=2))
 
+    def bearer(
+        self, signer: Any, app: str, groups: list[str], username: str = "u", **claims: Any
+    ) -> dict[str, str]:
+        """An Authorization header: an access token of `app`'s client with `groups`, signed by
+        `signer` (the key `signed_runtime` trusts); `claims` override the Cognito-shaped ones."""
+        from chalicelib.identity.tokens import issuer_for
+        from tests.tokens import access_claims
+
+        issuer = issuer_for(self.settings.region, self.user_pool_id)
+        token = signer.sign(access_claims(issuer, self.clients[app], username, groups, **claims))
+        return {"Authorization": f"Bearer {token}"}
+
 
 @pytest.fixture(scope="session")
 def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: str) -> IdentityPlatform:

@@ -8,20 +8,16 @@ import secrets
 from typing import Any
 
 from chalicelib.db.pool import connector
-from chalicelib.identity.tokens import issuer_for
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.runtime import Runtime
 from chalicelib.tenancy.manifest import AppSpec
 from tests.conftest import IdentityPlatform, ReadLines
 from tests.identity import Users
-from tests.tokens import Signer, access_claims
+from tests.tokens import Signer
 
 
 def _get(api: Any, identity: IdentityPlatform, signer: Signer, path: str, groups: list[str]) -> Any:
-    claims = access_claims(
-        issuer_for("eu-west-1", identity.user_pool_id), identity.clients["church"], "op", groups
-    )
-    return api.http.get(path, headers={"Authorization": f"Bearer {signer.sign(claims)}"})
+    return api.http.get(path, headers=identity.bearer(signer, "church", groups, "op"))
 
 
 def _admin(api: Any, identity: IdentityPlatform, signer: Signer, path: str) -> Any:

@@ -11,10 +11,9 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib.db.tenant import Database
-from chalicelib.identity.tokens import issuer_for
 from chalicelib.runtime import Runtime
 from tests.conftest import IdentityPlatform, installed
-from tests.tokens import Signer, access_claims
+from tests.tokens import Signer
 
 UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:1/none"
 
@@ -30,10 +29,7 @@ def outage_api(identity: IdentityPlatform, signer: Signer) -> Iterator[Any]:
 def test_authenticated_routes_answer_503_without_details(
     identity: IdentityPlatform, signer: Signer, outage_api: Any
 ) -> None:
-    claims = access_claims(
-        issuer_for("eu-west-1", identity.user_pool_id), identity.clients["church"], "u", ["church"]
-    )
-    response = outage_api.http.get("/me", headers={"Authorization": f"Bearer {signer.sign(claims)}"})
+    response = outage_api.http.get("/me", headers=identity.bearer(signer, "church", ["church"]))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.json_body["error"]["code"] == "database_unavailable"

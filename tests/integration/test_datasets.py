@@ -10,13 +10,12 @@ import psycopg2
 import pytest
 
 from chalicelib.db.pool import connector
-from chalicelib.identity.tokens import issuer_for
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.sharing import read
 from chalicelib.sharing.model import DatasetSpec
 from chalicelib.tenancy.manifest import AppSpec
 from tests.conftest import IdentityPlatform, Platform
-from tests.tokens import Signer, access_claims
+from tests.tokens import Signer
 
 ROWS = 250
 
@@ -38,8 +37,7 @@ def church_view(platform: Platform) -> Iterator[None]:
 
 
 def _get(api: Any, identity: IdentityPlatform, signer: Signer, path: str, app: str, groups: list[str]) -> Any:
-    claims = access_claims(issuer_for("eu-west-1", identity.user_pool_id), identity.clients[app], "u", groups)
-    return api.http.get(path, headers={"Authorization": f"Bearer {signer.sign(claims)}"})
+    return api.http.get(path, headers=identity.bearer(signer, app, groups))
 
 
 def test_a_reader_app_pages_through_every_row_once(

@@ -16,9 +16,9 @@ from chalice.test import Client
 
 import app as chalice_app  # noqa: F401 (importing the app registers every route and its policy)
 from chalicelib.gateway.policy import POLICIES
-from chalicelib.identity.tokens import Caller, issuer_for
+from chalicelib.identity.tokens import Caller
 from tests.conftest import IdentityPlatform
-from tests.tokens import Signer, access_claims
+from tests.tokens import Signer
 
 A, B = "church", "events"
 CALLERS: dict[str, tuple[str, list[str]] | None] = {
@@ -51,10 +51,7 @@ def _headers(identity: IdentityPlatform, signer: Signer, caller: str) -> dict[st
     headers = {"Content-Type": "application/json"}
     if spec is not None:
         app, groups = spec
-        claims = access_claims(
-            issuer_for("eu-west-1", identity.user_pool_id), identity.clients[app], caller, groups
-        )
-        headers["Authorization"] = f"Bearer {signer.sign(claims)}"
+        headers |= identity.bearer(signer, app, groups, caller)
     return headers
 
 

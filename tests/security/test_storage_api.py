@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.identity.tokens import issuer_for
 from tests.conftest import IdentityPlatform
-from tests.tokens import Signer, access_claims
+from tests.tokens import Signer
 
 SUB = "0b1f2c3d-aaaa-bbbb-cccc-000000000001"
 
@@ -24,11 +23,7 @@ def api(signed_api: Client) -> Client:
 def token(
     identity: IdentityPlatform, signer: Signer, app: str, groups: list[str], sub: str = SUB
 ) -> dict[str, str]:
-    claims = access_claims(
-        issuer_for("eu-west-1", identity.user_pool_id), identity.clients[app], "ann", groups
-    )
-    claims["sub"] = sub
-    return {"Authorization": f"Bearer {signer.sign(claims)}", "Content-Type": "application/json"}
+    return identity.bearer(signer, app, groups, "ann", sub=sub) | {"Content-Type": "application/json"}
 
 
 def upload(api: Client, headers: dict[str, str], app: str, **body: Any) -> Any:
