@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported where first used: each costs cold-start time some 
     from chalicelib.identity.directory import CognitoDirectory
     from chalicelib.identity.exclusions import Exclusions
     from chalicelib.identity.jwks import Fetch
+    from chalicelib.identity.services import ServiceAuth
     from chalicelib.identity.tokens import TokenVerifier
     from chalicelib.messaging.consumer import MessagingDeps
     from chalicelib.storage.consumer import StorageDeps
@@ -36,11 +37,23 @@ class Runtime:
         *,
         jwks_url: str | None = None,
         jwks_fetch: Fetch | None = None,
+        service_auth: ServiceAuth | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
         self.jwks_url = jwks_url  # default: the pool's well-known URL at the configured endpoint
         self.jwks_fetch = jwks_fetch  # tests inject a key set of their own here
+        self._service_auth = service_auth  # the local platform and tests inject LocalSigV4
+
+    @cached_property
+    def service_auth(self) -> ServiceAuth:
+        """Who signed a `/service` request: API Gateway's word in AWS; locally, what was injected."""
+        from chalicelib.identity.services import ApiGatewayIam, NoServiceAuth
+
+        if self._service_auth is not None:
+            return self._service_auth
+        # Outside AWS nothing has checked the signature: without injected keys, refuse everyone.
+        return NoServiceAuth() if self.settings.emulated else ApiGatewayIam()
 
     @cached_property
     def verifier(self) -> TokenVerifier:

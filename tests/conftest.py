@@ -169,6 +169,7 @@ class IdentityPlatform:
     settings: Settings
     storage: StorageResources
     events: QueuePair
+    roles: dict[str, str]  # slug -> the unique id (AROA...) of the app's IAM role
 
     def cognito(self) -> Any:
         return aws_client("cognito-idp", self.settings)
@@ -187,6 +188,21 @@ class IdentityPlatform:
         issuer = issuer_for(self.settings.region, self.user_pool_id)
         token = signer.sign(access_claims(issuer, self.clients[app], username, groups, **claims))
         return {"Authorization": f"Bearer {token}"}
+
+    def sigv4(
+        self, keys: Any, app: str, method: str, path: str, body: bytes = b"", host: str = "localhost"
+    ) -> dict[str, str]:
+        """Headers of a request signed by botocore (a real client) with service credentials of
+        `app`'s role, issued by `keys` (the ServiceKeys `signed_runtime` trusts)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        issued = keys.issue(self.roles[app])
+        creds = Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
+        request = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers={"Host": host})
+        SigV4Auth(creds, "execute-api", self.settings.region).add_auth(request)
+        return dict(request.headers.items())
 
 
 @pytest.fixture(scope="session")
@@ -223,8 +239,12 @@ def identity(platform: Platform, demo_apps: tuple[AppSpec, ...], moto_endpoint: 
     with conn.cursor() as cur:
         cur.execute("SELECT slug, client_id FROM integreat.app_clients")
         clients = {str(slug): str(client) for slug, client in cur.fetchall()}
+        cur.execute("SELECT slug, iam_role_id FROM integreat.apps WHERE iam_role_id IS NOT NULL")
+        roles = {str(slug): str(role) for slug, role in cur.fetchall()}
     conn.close()
-    return IdentityPlatform(platform, moto_endpoint, pool_id, clients, settings, resources, events_queue)
+    return IdentityPlatform(
+        platform, moto_endpoint, pool_id, clients, settings, resources, events_queue, roles
+    )
 
 
 @contextmanager
@@ -253,10 +273,28 @@ def signer() -> Any:
     return Signer()
 
 
+@pytest.fixture(scope="session")
+def service_keys() -> Any:
+    """The local platform's service-credential key (a fresh one per test session)."""
+    import secrets
+
+    from chalicelib.identity.service_keys import ServiceKeys
+
+    return ServiceKeys(secrets.token_bytes(32))
+
+
 @pytest.fixture
-def signed_runtime(identity: IdentityPlatform, signer: Any) -> Iterator[Runtime]:
-    """The runtime, trusting `signer`'s key set as the pool's JWKS (injected, not patched)."""
-    runtime = Runtime(identity.settings, identity.runtime().database, jwks_fetch=lambda url: signer.jwks())
+def signed_runtime(identity: IdentityPlatform, signer: Any, service_keys: Any) -> Iterator[Runtime]:
+    """The runtime, trusting `signer`'s key set as the pool's JWKS and `service_keys`' service
+    credentials (injected, not patched)."""
+    from chalicelib.identity.services import LocalSigV4
+
+    runtime = Runtime(
+        identity.settings,
+        identity.runtime().database,
+        jwks_fetch=lambda url: signer.jwks(),
+        service_auth=LocalSigV4(service_keys, identity.settings.region),
+    )
     with installed(runtime) as rt:
         yield rt
 
@@ -270,6 +308,25 @@ def signed_api(signed_runtime: Runtime) -> Iterator[Any]:
 
     with Client(chalice_app.app) as client:
         yield client
+
+
+DATASET_ROWS = 250
+
+
+@pytest.fixture(scope="module")
+def church_view(platform: Platform) -> Iterator[None]:
+    """church's own migration, run as its LOGIN role: the view integreat.toml shares."""
+    conn = psycopg2.connect(platform.login_url("church"))
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS writes (n int);"
+            "CREATE OR REPLACE VIEW public_services AS"
+            f" SELECT g AS id, 'Service ' || g AS title FROM generate_series(1, {DATASET_ROWS}) g"
+        )
+    yield
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP VIEW public_services; DROP TABLE writes")
+    conn.close()
 
 
 # --- log capture --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The authorization middleware: every HTTP request passes here, in every stage (decision 6).
 
-Deny by default: no declared policy -> 403; missing or bad token -> 401; policy says no -> 403,
-with no data. The verified caller is available to handlers through `current_caller()`.
+Deny by default: no declared policy -> 403; missing or bad token -> 401; a `/service` route
+without a valid SigV4 signature of an app's role -> 403; policy says no -> 403, with no data. The verified caller is available to handlers through `current_caller()`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
     if policy is None:
         return _deny(request, 403, "forbidden", "no access policy is declared for this route", path_app)
     caller = None
-    if policy.authenticate:
+    if policy.service:
+        found = _service_caller(request)
+        if isinstance(found, Response):
+            return found
+        caller = found
+    elif policy.authenticate:
         token = bearer_token(request)
         if token is None:
             return _deny(request, 401, "unauthorized", "a bearer token is required", path_app)
@@ -78,6 +83,24 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
         },
     )
     return response
+
+
+def _service_caller(request: Request) -> Caller | Response:
+    """The app backend that signed `request`; a bad or missing signature is 403, as in AWS."""
+    from chalicelib.identity.sigv4 import SignatureError
+
+    path_app = (request.uri_params or {}).get("app")
+    try:
+        role_id = runtime().service_auth.role_id(request)
+        record = runtime().database.registry.app_for_role(role_id)
+    except SignatureError as exc:
+        return _deny(request, 403, "invalid_signature", exc.reason, path_app)
+    except DatabaseUnavailableError as exc:
+        logger.warning("database unavailable", extra={"error": str(exc)})
+        return database_unavailable(request)
+    if record is None:
+        return _deny(request, 403, "unknown_principal", "the signing role belongs to no active app", path_app)
+    return Caller(role_id, f"{record.slug} service", record.slug, (), False, "", "service", True)
 
 
 def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:

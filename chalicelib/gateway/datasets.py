@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.errors import ApiError
 from chalicelib.gateway.params import integer, query
-from chalicelib.gateway.policy import DATASET_READER, route
+from chalicelib.gateway.policy import DATASET_READER, DATASET_SERVICE, route
 from chalicelib.runtime import runtime
 
 datasets = Blueprint(__name__)
@@ -19,7 +19,9 @@ MAX_CURSOR = 200
 _STATUS = {"invalid_cursor": 400, "dataset_unavailable": 409, "dataset_timeout": 503}
 
 
-@route(datasets, "/apps/{app}/datasets/{name}", methods=["GET"], allow=DATASET_READER)
+@route(
+    datasets, "/apps/{app}/datasets/{name}", methods=["GET"], allow=DATASET_READER, service=DATASET_SERVICE
+)
 def read_dataset(app: str, name: str) -> Response:
     """One page of the dataset `name` of app `app`, for members of the owner or of a reader app:
     ?limit= (1-1000, default 100), ?cursor= (the previous page's next_cursor). A caller who may

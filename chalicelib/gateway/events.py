@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.gateway.errors import ApiError
 from chalicelib.gateway.params import integer, query
-from chalicelib.gateway.policy import MEMBER, route
+from chalicelib.gateway.policy import MEMBER, SERVICE_OF_APP, route
 from chalicelib.runtime import runtime
 
 events = Blueprint(__name__)
@@ -16,7 +16,7 @@ events = Blueprint(__name__)
 MAX_INBOX_PAGE = 100
 
 
-@route(events, "/apps/{app}/events", methods=["POST"], allow=MEMBER)
+@route(events, "/apps/{app}/events", methods=["POST"], allow=MEMBER, service=SERVICE_OF_APP)
 def publish_events(app: str) -> Response:
     from chalicelib.messaging.publish import publish
 
@@ -32,7 +32,7 @@ def publish_events(app: str) -> Response:
     return Response(body={"results": [o.to_json() for o in outcomes]}, status_code=status)
 
 
-@route(events, "/apps/{app}/inbox", methods=["GET"], allow=MEMBER)
+@route(events, "/apps/{app}/inbox", methods=["GET"], allow=MEMBER, service=SERVICE_OF_APP)
 def read_inbox(app: str) -> dict[str, Any]:
     from chalicelib.messaging import inbox
 
@@ -43,7 +43,7 @@ def read_inbox(app: str) -> dict[str, Any]:
     return {"app": app, "events": found, "next_after": found[-1]["seq"] if len(found) == limit else None}
 
 
-@route(events, "/apps/{app}/inbox/{seq}/ack", methods=["POST"], allow=MEMBER)
+@route(events, "/apps/{app}/inbox/{seq}/ack", methods=["POST"], allow=MEMBER, service=SERVICE_OF_APP)
 def ack_event(app: str, seq: str) -> dict[str, Any]:
     from chalicelib.messaging import inbox
 

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.gateway.authz import current_caller
-from chalicelib.gateway.policy import AUTHENTICATED, app_role, route
+from chalicelib.gateway.policy import ANY_SERVICE, AUTHENTICATED, app_role, route
 from chalicelib.runtime import runtime
 
 members = Blueprint(__name__)
@@ -18,10 +18,12 @@ members = Blueprint(__name__)
 APP_ADMIN = app_role("admin")
 
 
-@route(members, "/me", methods=["GET"], allow=AUTHENTICATED)
+@route(members, "/me", methods=["GET"], allow=AUTHENTICATED, service=ANY_SERVICE)
 def get_me() -> dict[str, Any]:
+    """Who is calling: the verified user (or, at /service/me, the app backend's role)."""
     caller = current_caller()
     return {
+        "principal": "service" if caller.is_service else "user",
         "user_id": caller.user_id,
         "username": caller.username,
         "app": caller.app,

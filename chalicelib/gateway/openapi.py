@@ -40,9 +40,13 @@ def document() -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in _PARAM.findall(path)
             ],
-            "responses": _responses(policy.authenticate),
+            "responses": _responses(policy.authenticate or policy.service),
         }
-        operation["security"] = [{"bearer": []}] if policy.authenticate else []
+        if policy.service:  # API Gateway's IAM authorization (Chalice's IAMAuthorizer)
+            operation["security"] = [{"sigv4": []}]
+            operation["x-amazon-apigateway-auth"] = {"type": "AWS_IAM"}
+        else:
+            operation["security"] = [{"bearer": []}] if policy.authenticate else []
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.0.3",
@@ -54,7 +58,14 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito access token)"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito access token)"},
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "description": "AWS SigV4 (service execute-api), signed with the app's IAM role",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                },
             },
             "schemas": {"Error": ERROR_SCHEMA},
         },

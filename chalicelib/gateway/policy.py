@@ -6,6 +6,11 @@
 The authorization middleware (gateway/authz.py) looks the policy up by the route pattern and
 method that API Gateway (or Chalice local) matched, verifies the token, and asks the policy.
 The path's `{app}` must be the token's app: a token is scoped to one app (the admin excepted).
+
+A route may also admit app backends (service principals, identity/services.py): `service=` a
+service policy registers the same view under `/service<path>`, behind Chalice's IAMAuthorizer.
+API Gateway allows one authorizer per route, so users (bearer tokens) and services (SigV4) never
+share a path, and a policy admits only its own kind of caller.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, IAMAuthorizer
 
 from chalicelib.gateway.errors import error_response, translate
 from chalicelib.identity.tokens import ACCESS, Caller
@@ -23,15 +28,22 @@ from chalicelib.observability import logger
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+SERVICE_PREFIX = "/service"
+
+
 class Policy(NamedTuple):
-    """`check(caller, path_app)` decides; `authenticate` False only for deliberately public routes."""
+    """`check(caller, path_app)` decides; `authenticate` False only for deliberately public routes;
+    `service` True: the caller is an app backend signed with its IAM role, never a user."""
 
     description: str
     check: Callable[[Caller | None, str | None], bool]
     authenticate: bool = True
     token_use: str = ACCESS
+    service: bool = False
 
     def allows(self, caller: Caller | None, path_app: str | None) -> bool:
+        if caller is not None and caller.is_service != self.service:
+            return False  # a user policy never admits a service, nor a service policy a user
         return self.check(caller, path_app)
 
 
@@ -55,6 +67,18 @@ DATASET_READER = Policy(
 )
 
 
+SERVICE_OF_APP = Policy(
+    "service principal of the path's app", lambda c, a: c is not None and _same_app(c, a), service=True
+)
+ANY_SERVICE = Policy("service principal of any app", lambda c, a: c is not None, service=True)
+#: As DATASET_READER: the view decides per dataset (the owner and the apps it is shared with).
+DATASET_SERVICE = Policy(
+    "service principal of the owner or of an app the dataset is shared with",
+    lambda c, a: c is not None,
+    service=True,
+)
+
+
 def app_role(role: str) -> Policy:
     """Holders of `role` in the path's app (or the platform admin)."""
     return Policy(
@@ -69,37 +93,61 @@ POLICIES: dict[tuple[str, str], Policy] = {}
 DOCS: dict[tuple[str, str], str] = {}
 
 
-def route(bp: Blueprint, path: str, *, methods: list[str], allow: Policy, **options: Any) -> Callable[[F], F]:
+def route(
+    bp: Blueprint,
+    path: str,
+    *,
+    methods: list[str],
+    allow: Policy,
+    service: Policy | None = None,
+    **options: Any,
+) -> Callable[[F], F]:
     """`bp.route` plus a policy declaration; declaring one (path, method) twice is an error.
-
-    The view is wrapped so that domain errors become the API's error shape here: Chalice catches
-    a view's exceptions itself (answering 500) before any middleware could translate them.
+    `service`: also serve the view to app backends at `/service<path>` under that policy.
     """
+    if allow.service or (service is not None and not service.service):
+        raise ValueError(f"{path}: `allow` takes a user policy and `service` a service policy")
+    entries = [(path, allow, options)]
+    if service is not None:
+        entries.append((SERVICE_PREFIX + path, service, options | {"authorizer": IAMAuthorizer()}))
 
     def decorate(view: F) -> F:
-        for method in methods:
-            if (path, method) in POLICIES:
-                raise ValueError(f"policy for {method} {path} declared twice")
-            POLICIES[(path, method)] = allow
-            DOCS[(path, method)] = (view.__doc__ or "").strip()
-
-        @functools.wraps(view)
-        def translated(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return view(*args, **kwargs)
-            except Exception as exc:
-                response = translate(bp.current_request, exc)
-                if response is None:
-                    logger.exception("unhandled error")
-                    return error_response(
-                        bp.current_request, 500, "internal_error", "internal error; quote the request id"
-                    )
-                return response
-
-        bp.route(path, methods=methods, **options)(translated)
+        for pattern, policy, _ in entries:
+            _declare(pattern, methods, policy, view)
+        translated = _translated(bp, view)
+        for pattern, _, route_options in entries:
+            bp.route(pattern, methods=methods, **route_options)(translated)
         return view
 
     return decorate
+
+
+def _declare(pattern: str, methods: list[str], policy: Policy, view: Callable[..., Any]) -> None:
+    for method in methods:
+        if (pattern, method) in POLICIES:
+            raise ValueError(f"policy for {method} {pattern} declared twice")
+        POLICIES[(pattern, method)] = policy
+        DOCS[(pattern, method)] = (view.__doc__ or "").strip()
+
+
+def _translated(bp: Blueprint, view: F) -> Callable[..., Any]:
+    """The view, with domain errors turned into the API's error shape here: Chalice catches a
+    view's exceptions itself (answering 500) before any middleware could translate them."""
+
+    @functools.wraps(view)
+    def translated(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Exception as exc:
+            response = translate(bp.current_request, exc)
+            if response is None:
+                logger.exception("unhandled error")
+                return error_response(
+                    bp.current_request, 500, "internal_error", "internal error; quote the request id"
+                )
+            return response
+
+    return translated
 
 
 def policy_for(path: str | None, method: str) -> Policy | None:

@@ -46,6 +46,7 @@ class Caller(NamedTuple):
     is_admin: bool
     client_id: str
     token_use: str
+    is_service: bool = False  # an app backend signed with its IAM role (identity/services.py)
 
     @property
     def is_member(self) -> bool:

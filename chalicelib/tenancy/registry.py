@@ -64,6 +64,7 @@ class Registry:
         self._clock = clock
         self._apps: Mapping[str, AppRecord] = {}
         self._by_client: Mapping[str, AppRecord] = {}
+        self._by_role: Mapping[str, AppRecord] = {}
         self._loaded_at = -math.inf  # never loaded
         self._lock = threading.Lock()
 
@@ -91,6 +92,14 @@ class Registry:
             record = self._by_client.get(client_id)
         return record if record is not None and record.status == ACTIVE else None
 
+    def app_for_role(self, role_id: str) -> AppRecord | None:
+        """The active app whose IAM role has unique id `role_id` (AROA...), or None (fail closed)."""
+        record = self._by_role.get(role_id)
+        if record is None or self._clock() - self._loaded_at >= self._ttl:
+            self._refresh(force=record is None)
+            record = self._by_role.get(role_id)
+        return record if record is not None and record.status == ACTIVE else None
+
     def all(self) -> Mapping[str, AppRecord]:
         self._refresh(force=False)
         return self._apps
@@ -114,5 +123,6 @@ class Registry:
                 return
             apps = dict(self._loader())
             self._by_client = {client: app for app in apps.values() for client in app.clients}
+            self._by_role = {app.iam_role_id: app for app in apps.values() if app.iam_role_id}
             self._apps = apps
             self._loaded_at = now

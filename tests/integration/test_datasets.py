@@ -3,7 +3,6 @@ statement timeout, keyset-paged; allowed apps read, others get 403 whether or no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
@@ -14,26 +13,9 @@ from chalicelib.provisioning.database import sync_apps
 from chalicelib.sharing import read
 from chalicelib.sharing.model import DatasetSpec
 from chalicelib.tenancy.manifest import AppSpec
+from tests.conftest import DATASET_ROWS as ROWS
 from tests.conftest import IdentityPlatform, Platform
 from tests.tokens import Signer
-
-ROWS = 250
-
-
-@pytest.fixture(scope="module")
-def church_view(platform: Platform) -> Iterator[None]:
-    """church's own migration, run as its LOGIN role: the view integreat.toml shares."""
-    conn = psycopg2.connect(platform.login_url("church"))
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS writes (n int);"
-            "CREATE OR REPLACE VIEW public_services AS"
-            f" SELECT g AS id, 'Service ' || g AS title FROM generate_series(1, {ROWS}) g"
-        )
-    yield
-    with conn, conn.cursor() as cur:
-        cur.execute("DROP VIEW public_services; DROP TABLE writes")
-    conn.close()
 
 
 def _get(api: Any, identity: IdentityPlatform, signer: Signer, path: str, app: str, groups: list[str]) -> Any:

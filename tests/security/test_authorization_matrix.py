@@ -2,8 +2,8 @@
 route's own policy. Fails on any 2xx that the policy does not allow, on any denial that is not
 the error shape, and on any response that carries the other app's data.
 
-Callers: anonymous, member of A, app admin of A, member of B (B's token), platform admin.
-(Service principals arrive with the gateway issue; they join this matrix then.)
+Callers: anonymous, member of A, app admin of A, member of B (B's token), service of A and
+service of B (SigV4 with the app role's credentials), platform admin.
 """
 
 from __future__ import annotations
@@ -16,19 +16,24 @@ from chalice.test import Client
 
 import app as chalice_app  # noqa: F401 (importing the app registers every route and its policy)
 from chalicelib.gateway.policy import POLICIES
+from chalicelib.identity.service_keys import ServiceKeys
 from chalicelib.identity.tokens import Caller
 from tests.conftest import IdentityPlatform
 from tests.tokens import Signer
 
 A, B = "church", "events"
+SERVICE = "service"  # the "groups" of a service principal: it has none, it signs with a role
 CALLERS: dict[str, tuple[str, list[str]] | None] = {
     "anonymous": None,
     "member of A": (A, [A]),
     "app admin of A": (A, [A, f"{A}-admin"]),
     "member of B": (B, [B]),
+    "service of A": (A, [SERVICE]),
+    "service of B": (B, [SERVICE]),
     "platform admin": (A, ["integreat-admin"]),
 }
 ROUTES = sorted(POLICIES)
+BODY = json.dumps({})
 
 
 @pytest.fixture
@@ -46,13 +51,17 @@ def _path(pattern: str, app: str) -> str:
     )
 
 
-def _headers(identity: IdentityPlatform, signer: Signer, caller: str) -> dict[str, str]:
+def _headers(
+    identity: IdentityPlatform, signer: Signer, keys: ServiceKeys, caller: str, method: str, path: str
+) -> dict[str, str]:
     spec = CALLERS[caller]
     headers = {"Content-Type": "application/json"}
-    if spec is not None:
-        app, groups = spec
-        headers |= identity.bearer(signer, app, groups, caller)
-    return headers
+    if spec is None:
+        return headers
+    app, groups = spec
+    if groups == [SERVICE]:
+        return headers | identity.sigv4(keys, app, method, path, BODY.encode())
+    return headers | identity.bearer(signer, app, groups, caller)
 
 
 def _as_caller(caller: str) -> Caller | None:
@@ -60,13 +69,17 @@ def _as_caller(caller: str) -> Caller | None:
     if spec is None:
         return None
     app, groups = spec
+    if groups == [SERVICE]:
+        return Caller("role", caller, app, (), False, "", "service", True)
     roles = tuple(
         r for r in ("member", "admin") if (r == "member" and app in groups) or f"{app}-{r}" in groups
     )
     return Caller("sub", caller, app, roles, "integreat-admin" in groups, "client", "access")
 
 
-def test_the_matrix(identity: IdentityPlatform, signer: Signer, api: Client) -> None:
+def test_the_matrix(
+    identity: IdentityPlatform, signer: Signer, service_keys: ServiceKeys, api: Client
+) -> None:
     checked, violations = 0, []
     other_data = {A: identity.clients[B], B: identity.clients[A]}  # each app's client id is its "data"
     for path, method in ROUTES:
@@ -74,9 +87,8 @@ def test_the_matrix(identity: IdentityPlatform, signer: Signer, api: Client) -> 
         for caller in CALLERS:
             for resource in (A, B):
                 concrete = _path(path, resource)
-                response = getattr(api.http, method.lower())(
-                    concrete, headers=_headers(identity, signer, caller), body=json.dumps({})
-                )
+                headers = _headers(identity, signer, service_keys, caller, method, concrete)
+                response = getattr(api.http, method.lower())(concrete, headers=headers, body=BODY)
                 checked += 1
                 path_app = resource if "{app}" in path else None
                 allowed = policy.allows(_as_caller(caller), path_app) if policy.authenticate else True
@@ -95,6 +107,7 @@ def test_the_matrix(identity: IdentityPlatform, signer: Signer, api: Client) -> 
     print(
         f"\nauthorization matrix: {len(ROUTES)} routes x {len(CALLERS)} callers x 2 resources = {checked} requests"
     )
+    assert sum(POLICIES[r].service for r in ROUTES) >= 5  # the service routes are in it too
     assert len(ROUTES) >= 14  # the matrix sees every route the app declares (guards an empty matrix)
     assert checked == len(ROUTES) * len(CALLERS) * 2
     assert violations == []
