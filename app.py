@@ -10,6 +10,7 @@ from chalicelib.gateway.datasets import datasets
 from chalicelib.gateway.events import events
 from chalicelib.gateway.files import files
 from chalicelib.gateway.health import health
+from chalicelib.gateway.integrations import integrations
 from chalicelib.gateway.members import members
 from chalicelib.identity.triggers import triggers
 from chalicelib.messaging.handlers import cross_app_events
@@ -23,6 +24,7 @@ app.register_blueprint(admin)
 app.register_blueprint(files)
 app.register_blueprint(events)
 app.register_blueprint(datasets)
+app.register_blueprint(integrations)
 app.register_blueprint(cross_app_events)
 app.register_blueprint(storage_events)
 app.register_blueprint(triggers)

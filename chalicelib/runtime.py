@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # imported where first used: each costs cold-start time some 
     from chalicelib.identity.jwks import Fetch
     from chalicelib.identity.services import ServiceAuth
     from chalicelib.identity.tokens import TokenVerifier
+    from chalicelib.integrations.catalog import Catalog
+    from chalicelib.integrations.secrets import SecretCache
     from chalicelib.messaging.consumer import MessagingDeps
     from chalicelib.storage.consumer import StorageDeps
     from chalicelib.storage.objects import ObjectStore
@@ -84,6 +86,19 @@ class Runtime:
         from chalicelib.identity.exclusions import Exclusions
 
         return Exclusions(self.database)
+
+    @cached_property
+    def integrations(self) -> Catalog:
+        from chalicelib.integrations.catalog import Catalog, database_loader
+
+        return Catalog(database_loader(self.database.platform), self.settings.registry_ttl_seconds)
+
+    @cached_property
+    def secrets(self) -> SecretCache:
+        from chalicelib import aws
+        from chalicelib.integrations.secrets import SecretCache
+
+        return SecretCache(aws.client("secretsmanager", self.settings))
 
     @cached_property
     def objects(self) -> ObjectStore:

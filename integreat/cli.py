@@ -18,6 +18,8 @@ from integreat.commands.apps import apps_cli
 from integreat.commands.common import err
 from integreat.commands.db import db_cli
 from integreat.commands.events import events_cli
+from integreat.commands.integrations import integrations_cli
+from integreat.commands.service import service_cli
 from integreat.commands.users import users_cli
 from integreat.local.postgres import EmbeddedPostgresError
 
@@ -26,6 +28,8 @@ cli.add_typer(apps_cli, name="apps")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(events_cli, name="events")
+cli.add_typer(service_cli, name="service")
+cli.add_typer(integrations_cli, name="integrations")
 
 #: Errors that end a command with one clear line (exit 1) instead of a traceback.
 OPERATOR_ERRORS = (

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from chalicelib.integrations.model import IntegrationSpec
+from chalicelib.integrations.spec import parse_integrations
 from chalicelib.messaging.spec import EventsSpec, check_event_links, parse_events
 from chalicelib.sharing.model import DatasetSpec
 from chalicelib.sharing.spec import check_dataset_readers, parse_datasets
@@ -57,7 +59,7 @@ MAX_DESCRIPTION = 1000
 SYNTAX_KEY = "<toml>"
 FILE_KEY = "<file>"
 
-_TOP_KEYS = ("platform", "apps")
+_TOP_KEYS = ("platform", "apps", "integrations")
 _PLATFORM_KEYS = ("name", "region")
 _APP_KEYS = ("name", "enrollment", "roles", "description", "storage", "events", "datasets")
 
@@ -107,6 +109,7 @@ class Manifest:
     platform: PlatformSpec
     apps: tuple[AppSpec, ...]
     source: str
+    integrations: tuple[IntegrationSpec, ...] = ()
     # Lookup by slug costs the same with 3 apps or 1,000 (a figure DESIGN.md holds us to).
     _by_slug: Mapping[str, AppSpec] = field(init=False, repr=False, compare=False)
 
@@ -152,9 +155,10 @@ def parse_manifest(text: str, source: str = "<string>") -> Manifest:
     Table(doc, (), issues).check_keys(_TOP_KEYS)
     platform = _parse_platform(Table(doc, (), issues))
     apps = _parse_apps(Table(doc, (), issues))
+    integrations = parse_integrations(Table(doc, (), issues), {app.slug for app in apps})
     if platform is None or issues:
         raise ManifestError(source, issues)
-    return Manifest(platform, apps, source)
+    return Manifest(platform, apps, source, integrations)
 
 
 def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:

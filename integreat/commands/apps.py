@@ -11,6 +11,7 @@ from rich.table import Table
 from chalicelib.db.pool import connector
 from chalicelib.db.provision import bootstrap
 from chalicelib.provisioning.database import SyncReport, sync_apps
+from chalicelib.provisioning.integrations import sync_integrations
 from chalicelib.tenancy.manifest import load_manifest
 from chalicelib.tenancy.slugs import validate_slug
 from integreat import context, offboarding
@@ -50,7 +51,8 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
 
     Example: integreat apps sync --workers 8
     """
-    apps = load_manifest(manifest).apps
+    declared = load_manifest(manifest)
+    apps = declared.apps
     url = operator_url()
     identity = context.identity_provisioner()
     if identity is None:
@@ -68,6 +70,12 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
             progress=lambda phase, _slug: bars.advance(tasks[phase]),
         )
     _print_sync(report)
+    synced = sync_integrations(connector(url), declared.integrations)
+    console.print(f"integrations: {', '.join(synced.applied) or '-'}")
+    for name in synced.removed:
+        console.print(
+            f"[yellow]{name}[/yellow]: no longer in the manifest; removed (calls to it are refused)"
+        )
 
 
 def _print_sync(report: SyncReport) -> None:

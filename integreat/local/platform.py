@@ -8,11 +8,13 @@ Everything listens on 127.0.0.1; Ctrl-C stops everything this process started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,13 +212,16 @@ class LocalPlatform:
         ensure_queue(client("sqs", base), EVENTS_QUEUE)
         account = str(client("sts", base).get_caller_identity()["Account"])
         config = IdentityConfig(pool, "integreat", "local", account, password_auth=True, bucket=BUCKET)
-        apps = load_manifest().apps
+        manifest = load_manifest()
         report = sync_apps(
-            connector(operator_url), apps, identity=IdentityProvisioner(cognito, client("iam", base), config)
+            connector(operator_url),
+            manifest.apps,
+            identity=IdentityProvisioner(cognito, client("iam", base), config),
         )
         if not report.ok:
             raise PlatformError(f"provisioning failed: {report.failed}")
         progress(f"provisioned: {', '.join(report.active)}")
+        self._integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
         if self._owns_moto:
             from integreat.local import snapshot
 
@@ -237,11 +242,30 @@ class LocalPlatform:
             api_role_id=MOTO_SENDER_ID,
         )
 
+    def _integrations(
+        self, operator_url: str, specs: tuple[Any, ...], secrets: Any, progress: Callable[[str], None]
+    ) -> None:
+        """Sync the manifest's integrations; give each a local placeholder secret if it has none
+        (the stand-in upstreams accept any key; a real one is set with `integreat integrations secret`)."""
+        from chalicelib.db.pool import connector
+        from chalicelib.provisioning.integrations import sync_integrations
+
+        sync_integrations(connector(operator_url), specs)
+        for spec in specs:
+            # Set by an operator, or by an earlier start: keep it.
+            with contextlib.suppress(secrets.exceptions.ResourceExistsException):
+                secrets.create_secret(Name=spec.secret, SecretString=f"local-{spec.name}-key")
+        if specs:
+            progress(f"integrations: {', '.join(s.name for s in specs)}")
+
     def _cognito(self, settings: Settings, progress: Callable[[str], None]) -> str:
         from chalicelib.db.tenant import Database
         from chalicelib.identity import triggers
+        from chalicelib.identity.service_keys import ServiceKeys
+        from chalicelib.identity.services import LocalSigV4
         from chalicelib.runtime import Runtime, use_runtime
         from integreat.local.cognito import LocalCognito
+        from integreat.local.service_credentials import load_or_create_key
 
         assert settings.aws_endpoint_url is not None
         assert settings.runtime_database_url is not None
@@ -251,6 +275,8 @@ class LocalPlatform:
             settings,
             Database(settings.runtime_database_url, pool_size=4),
             jwks_url=f"{cognito_url}/{settings.user_pool_id}/.well-known/jwks.json",
+            # /service routes: verify SigV4 against the credentials `integreat service` issues.
+            service_auth=LocalSigV4(ServiceKeys(load_or_create_key(self.state_dir)), REGION),
         )
         use_runtime(runtime)
 
@@ -277,6 +303,8 @@ class LocalPlatform:
 
         import app as chalice_app
 
+        # Chalice local warns that it admits IAM routes unchecked; our middleware checks them.
+        warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
         server = LocalDevServer(
             chalice_app.app, Config.create(chalice_stage="local"), "127.0.0.1", self.ports.api
         )
@@ -317,9 +345,9 @@ class LocalPlatform:
         assert settings.database_url
         registry = Database(settings.database_url)
         try:
-            apps = {
-                slug: list(a.clients) for slug, a in registry.registry.all().items() if a.status == "active"
-            }
+            active = {slug: a for slug, a in registry.registry.all().items() if a.status == "active"}
+            apps = {slug: list(a.clients) for slug, a in active.items()}
+            roles = {slug: a.iam_role_id for slug, a in active.items() if a.iam_role_id}
         finally:
             registry.close()
         return {
@@ -331,6 +359,7 @@ class LocalPlatform:
             "bucket": BUCKET,
             "database": role_url(settings.database_url, "postgres", "***"),
             "apps": apps,
+            "roles": roles,  # each app's IAM role id: what `integreat service credentials` signs as
             "ready_seconds": round(seconds, 2),
             "pid": os.getpid(),
         }

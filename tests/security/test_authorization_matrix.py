@@ -48,6 +48,7 @@ def _path(pattern: str, app: str) -> str:
         .replace("{role}", "admin")
         .replace("{seq}", "1")
         .replace("{name}", "services")
+        .translate({ord(c): None for c in "{}"})  # the integration proxy's {p1}..{p8}: "p1", ...
     )
 
 

@@ -1,0 +1,1 @@
+"""Third-party integrations: the proxy that calls declared upstream APIs for apps."""
