@@ -106,6 +106,8 @@ class Demo:
         self.step("events publishes a cross-app event that church receives", self.cross_app_event)
         self.step("cross-app attempts are denied", self.denials)
         self.step("church shares its service schedule with events, not with students", self.dataset)
+        self.step("events' backend calls service routes signed with its IAM role", self.service_call)
+        self.step("church calls a third-party API through the proxy; the key is injected", self.integration)
         passed = sum(ok for _, ok, _ in self.results)
         self.say(f"{passed}/{len(self.results)} steps passed")
         return passed == len(self.results)
@@ -217,6 +219,65 @@ class Demo:
         status, _ = self.api("GET", "/apps/church/datasets/services", self.token("students", dave))
         check(status == 403, f"students reading church's services answered {status}")
         return f"events read {page['rows']} (next cursor {page['next_cursor']}); students: 403"
+
+    def signed(self, app: str, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+        """A request signed (SigV4) with credentials of `app`'s role, as its backend would send."""
+        from integreat import context
+        from integreat.local.service_credentials import issue, signed_headers
+
+        url = f"{self.info['api']}{path}"
+        credentials = issue(context.state_dir(), self.info["roles"][app], 900)
+        headers = signed_headers(
+            credentials, self.info["region"], method, url, body, {"Content-Type": "application/json"}
+        )
+        request = urllib.request.Request(url, data=body or None, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def service_call(self) -> str:
+        status, me = self.signed("events", "GET", "/service/me")
+        check(
+            status == 200 and me["principal"] == "service" and me["app"] == "events",
+            f"/service/me: {status} {me}",
+        )
+        status, page = self.signed("events", "GET", "/service/apps/church/datasets/services?limit=1")
+        check(status == 200 and len(page["rows"]) == 1, f"events' backend reading services: {status} {page}")
+        status, _ = self.signed("students", "GET", "/service/apps/church/datasets/services")
+        check(status == 403, f"students' backend reading church's services answered {status}")
+        status, _ = self.signed("church", "GET", "/service/apps/events/inbox")
+        check(status == 403, f"church's backend reading events' inbox answered {status}")
+        status, _ = self.api("GET", "/service/me", self.token("events", self.bob))
+        check(status == 403, f"a user's token on a service route answered {status}")
+        return "events' role read church's services (200); students' role and church on events' inbox: 403"
+
+    def integration(self) -> str:
+        from urllib.parse import urlsplit
+
+        from chalicelib.tenancy.manifest import load_manifest
+        from integreat.local.upstream import StandInUpstream
+
+        spec = next(s for s in load_manifest().integrations if s.name == "weather")
+        port = urlsplit(spec.local_base_url or "").port
+        check(port is not None, "the weather integration has no local_base_url to stand in for")
+        with StandInUpstream(port=port or 0) as upstream:  # the third party, on its local URL
+            status, body = self.api(
+                "GET", "/apps/church/integrations/weather/forecast/echo", self.token("church", self.alice)
+            )
+            check(status == 200, f"church calling weather answered {status} {body}")
+            sent = {name.lower() for name, _ in upstream.requests[-1].headers}
+            check(
+                spec.header.lower() in sent and "authorization" not in sent,
+                f"upstream got headers {sorted(sent)}",
+            )
+            calls = len(upstream.requests)
+            denied, _ = self.api(
+                "GET", "/apps/church/integrations/weather/admin", self.token("church", self.alice)
+            )
+            check(denied == 403 and len(upstream.requests) == calls, f"an undeclared path answered {denied}")
+        return f"upstream got {spec.header} and no Authorization; an undeclared path: 403, never sent"
 
     def church_migration(self) -> None:
         """What church's own migration would do, as church's LOGIN role: the view it shares."""

@@ -101,7 +101,7 @@ def test_demo_then_restart_keeps_users_files_and_events(state: Path) -> None:
     with running(env):
         demo = integreat(env, "demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
-        assert "7/7 steps passed" in demo.stdout
+        assert "9/9 steps passed" in demo.stdout
         assert integreat(env, "status").returncode == 0
     run = re.search(r"\(run ([0-9a-f]{6})\)", demo.stdout)
     assert run, demo.stdout
