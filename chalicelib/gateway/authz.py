@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
-from chalicelib.gateway.errors import database_unavailable, error_response
+from chalicelib.gateway.errors import chalice_error, database_unavailable, error_response
 from chalicelib.gateway.policy import policy_for
 from chalicelib.identity.tokens import Caller, TokenError
 from chalicelib.observability import DENIALS, count, logger, start_invocation
@@ -67,7 +67,7 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
     reset = _caller.set(caller)
     started = time.perf_counter()
     try:
-        response = get_response(request)
+        response = chalice_error(request, get_response(request))
     finally:
         _caller.reset(reset)
     # One line per admitted request (denials log their own): who, what, outcome, cost. The

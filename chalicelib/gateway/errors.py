@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Request, Response
+from chalice.app import ChaliceViewError, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
 from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
@@ -53,12 +53,28 @@ def database_unavailable(request: Request | None) -> Response:
     return error_response(request, 503, "database_unavailable", message, **{"Retry-After": "2"})
 
 
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def chalice_error(request: Request | None, response: Response) -> Response:
+    """Chalice's own error answers (`{"Code", "Message"}`: 415 for an undeclared media type, ...)
+    in the API's one error shape; any other response unchanged."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    return error_response(request, response.status_code, _snake(str(body["Code"])), str(body["Message"]))
+
+
 def translate(request: Request | None, exc: BaseException) -> Response | None:
     """The response for a known error, or None (the caller then answers 500 without details)."""
     if isinstance(exc, ApiError):
         return error_response(request, exc.status, exc.code, exc.message)
     if isinstance(exc, DatabaseUnavailableError):
         return database_unavailable(request)
+    if isinstance(exc, ChaliceViewError):  # e.g. `request.json_body` on a body that is not JSON
+        code = "invalid_json" if "JSON" in str(exc) else _snake(type(exc).__name__.removesuffix("Error"))
+        return error_response(request, exc.STATUS_CODE, code, str(exc).split(": ", 1)[-1])
     for cls in type(exc).__mro__:
         if cls in TRANSLATIONS:
             status, code = TRANSLATIONS[cls]

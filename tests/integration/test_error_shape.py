@@ -1,0 +1,33 @@
+"""One error shape everywhere, also for what Chalice itself refuses before or inside a view:
+a body that is not JSON (400, not a 500) and an undeclared media type (415, not Chalice's
+`{"Code", "Message"}`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import IdentityPlatform
+from tests.tokens import Signer
+
+
+def _shape(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.body
+    assert set(response.json_body) == {"error"}
+    assert set(response.json_body["error"]) == {"code", "message", "request_id"}
+    assert response.json_body["error"]["code"] == code
+    assert "Traceback" not in response.body.decode()
+
+
+def test_a_body_that_is_not_json_is_400(identity: IdentityPlatform, signer: Signer, signed_api: Any) -> None:
+    headers = identity.bearer(signer, "events", ["events"]) | {"Content-Type": "application/json"}
+    _shape(
+        signed_api.http.post("/apps/events/events", headers=headers, body="{not json"), 400, "invalid_json"
+    )
+
+
+def test_an_undeclared_media_type_is_415_in_our_shape(
+    identity: IdentityPlatform, signer: Signer, signed_api: Any
+) -> None:
+    headers = identity.bearer(signer, "events", ["events"]) | {"Content-Type": "text/html"}
+    response = signed_api.http.post("/apps/events/events", headers=headers, body="<p>")
+    _shape(response, 415, "unsupported_media_type")
