@@ -16,6 +16,7 @@ def integer(params: dict[str, str], name: str, default: int, low: int, high: int
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: "²" and "①" pass isdigit() but int() refuses them.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ApiError(400, f"invalid_{name}", f"{name} must be an integer from {low} to {high}")
     return int(raw)
