@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+from chalicelib.integrations import METHODS as METHODS  # re-exported
 
 
 class IntegrationSpec(NamedTuple):
