@@ -86,18 +86,18 @@ class Registry:
 
     def app_for_client(self, client_id: str) -> AppRecord | None:
         """The active app a Cognito app client belongs to, or None (unknown client: fail closed)."""
-        record = self._by_client.get(client_id)
-        if record is None or self._clock() - self._loaded_at >= self._ttl:
-            self._refresh(force=record is None)
-            record = self._by_client.get(client_id)
-        return record if record is not None and record.status == ACTIVE else None
+        return self._active_by(lambda: self._by_client, client_id)
 
     def app_for_role(self, role_id: str) -> AppRecord | None:
         """The active app whose IAM role has unique id `role_id` (AROA...), or None (fail closed)."""
-        record = self._by_role.get(role_id)
+        return self._active_by(lambda: self._by_role, role_id)
+
+    def _active_by(self, index: Callable[[], Mapping[str, AppRecord]], key: str) -> AppRecord | None:
+        # An unknown key reloads early (at most once a second): a just-provisioned app works at once.
+        record = index().get(key)
         if record is None or self._clock() - self._loaded_at >= self._ttl:
             self._refresh(force=record is None)
-            record = self._by_role.get(role_id)
+            record = index().get(key)
         return record if record is not None and record.status == ACTIVE else None
 
     def all(self) -> Mapping[str, AppRecord]:
