@@ -55,7 +55,7 @@ def call_integration(app: str, name: str, **segments: str) -> Response:
             request, 429, "rate_limited", f"{app} may call {name} {spec.per_minute} times a minute",
             **{"Retry-After": str(wait)},
         )  # fmt: skip
-    query = "&".join(f"{k}={v}" for k, v in _raw_query(request.to_original_event()))
+    query = _query_string(request.to_original_event())
     return _forward(app, spec, request.method, proxy, query, dict(request.headers), body)
 
 
@@ -88,11 +88,14 @@ def _take_call(app: str, spec: IntegrationSpec) -> int:
     return int(rows[0][0])
 
 
-def _raw_query(event: dict[str, Any]) -> list[tuple[str, str]]:
+def _query_string(event: dict[str, Any]) -> str:
+    """The caller's query, re-encoded from the decoded parameters (never passed through raw)."""
     from urllib.parse import quote
 
     params: dict[str, list[str]] = event.get("multiValueQueryStringParameters") or {}
-    return [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, values in params.items() for v in values]
+    return "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, values in params.items() for v in values
+    )
 
 
 def _forward(
