@@ -31,6 +31,10 @@ class ApiGatewayIam:
         caller = identity.get("caller")
         if not isinstance(caller, str) or not caller:
             raise SignatureError("this route needs a request signed with the app's IAM role (SigV4)")
+        if identity.get("cognitoIdentityId") or identity.get("cognitoAuthenticationType"):
+            # The app role is also what the identity pool hands the app's users (for their own S3
+            # folder): a user's session of it is a user, never the app's backend.
+            raise SignatureError("identity-pool (end-user) credentials are not a service principal")
         return caller.split(":", 1)[0]
 
 

@@ -72,6 +72,26 @@ def client_settings(config: IdentityConfig) -> dict[str, Any]:
     }
 
 
+SERVICE_POLICY_NAME = "integreat-service-routes"
+
+
+def service_routes_policy(account_id: str) -> dict[str, Any]:
+    """The app's backend may call the API's `/service/...` routes (IAM-authorized) and nothing
+    else there; which app's resources it reaches is decided by the route policies. A user's
+    identity-pool session of the same role is refused as a service (identity/services.py)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ServiceRoutes",
+                "Effect": "Allow",
+                "Action": "execute-api:Invoke",
+                "Resource": f"arn:aws:execute-api:*:{account_id}:*/*/*/service/*",
+            }
+        ],
+    }
+
+
 def trust_policy(config: IdentityConfig) -> dict[str, Any]:
     """Who may assume an app's role: the platform account (the app's backend, via its own
     principal's policy) and, once the identity pool exists, only *its* authenticated users."""
@@ -149,6 +169,11 @@ class IdentityProvisioner:
                 PolicyName=POLICY_NAME,
                 PolicyDocument=json.dumps(app_storage_policy(self.config.bucket, app.slug)),
             )
+        self._iam.put_role_policy(
+            RoleName=name,
+            PolicyName=SERVICE_POLICY_NAME,
+            PolicyDocument=json.dumps(service_routes_policy(self.config.account_id)),
+        )
         return str(role["Arn"]), str(role["RoleId"])
 
     def _ensure_group(self, name: str, description: str, role_arn: str | None, precedence: int = 10) -> None:

@@ -172,6 +172,14 @@ def test_scope_and_signed_headers_are_checked(identity: IdentityPlatform, servic
 def test_in_aws_the_role_comes_from_api_gateway() -> None:
     event = load_event("apigateway_rest_iam_request")
     assert ApiGatewayIam().role_id(Request(event)) == "AROAEXAMPLECHURCH0001"
+    user_session = load_event("apigateway_rest_iam_request")  # a user's identity-pool session
+    user_session["requestContext"]["identity"] |= {
+        "cognitoIdentityId": "eu-west-1:3f1b1b2e-0000-4000-8000-000000000001",
+        "cognitoAuthenticationType": "authenticated",
+        "caller": "AROAEXAMPLECHURCH0001:CognitoIdentityCredentials",
+    }
+    with pytest.raises(SignatureError, match="identity-pool"):
+        ApiGatewayIam().role_id(Request(user_session))
     event["requestContext"]["identity"]["caller"] = None  # a route without IAM authorization
     with pytest.raises(SignatureError):
         ApiGatewayIam().role_id(Request(event))
@@ -187,3 +195,19 @@ def test_without_service_keys_a_local_runtime_refuses_every_service(
     with Client(chalice_app.app) as client:
         headers = identity.sigv4(service_keys, "church", "GET", "/service/me")
         _denied(client.http.get("/service/me", headers=headers))
+
+
+def test_an_app_role_may_invoke_service_routes_only() -> None:
+    from chalicelib.provisioning.identity import service_routes_policy
+    from tests.iam_eval import allowed
+
+    policy = service_routes_policy("123456789012")
+    api = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/api"
+    assert allowed(policy, "execute-api:Invoke", f"{api}/GET/service/me")
+    assert allowed(policy, "execute-api:Invoke", f"{api}/POST/service/apps/church/events")
+    assert not allowed(policy, "execute-api:Invoke", f"{api}/GET/apps/church/inbox")  # user routes
+    assert not allowed(policy, "execute-api:Invoke", f"{api}/GET/admin/apps")
+    assert not allowed(
+        policy, "execute-api:Invoke", "arn:aws:execute-api:eu-west-1:999999999999:x/api/GET/service/me"
+    )
+    assert not allowed(policy, "execute-api:ManageConnections", f"{api}/GET/service/me")
