@@ -46,6 +46,7 @@ class Runtime:
         self.jwks_url = jwks_url  # default: the pool's well-known URL at the configured endpoint
         self.jwks_fetch = jwks_fetch  # tests inject a key set of their own here
         self._service_auth = service_auth  # the local platform and tests inject LocalSigV4
+        self._directories: dict[str, CognitoDirectory] = {}  # per pool id, for triggers (directory_for)
 
     @cached_property
     def service_auth(self) -> ServiceAuth:
@@ -80,6 +81,20 @@ class Runtime:
         return CognitoDirectory(
             aws.client("cognito-idp", self.settings), self.settings.require_user_pool_id()
         )
+
+    def directory_for(self, pool_id: str | None) -> CognitoDirectory:
+        """The configured pool's directory, else that of the pool the trigger's event names.
+        Deployed triggers are not told the pool id (the pool refers to them: naming it back would
+        be a CloudFormation cycle); only their own pool may invoke them (the Lambda permission's
+        source ARN), so its event names it."""
+        if self.settings.user_pool_id or pool_id is None:
+            return self.directory
+        if pool_id not in self._directories:
+            from chalicelib import aws
+            from chalicelib.identity.directory import CognitoDirectory
+
+            self._directories[pool_id] = CognitoDirectory(aws.client("cognito-idp", self.settings), pool_id)
+        return self._directories[pool_id]
 
     @cached_property
     def exclusions(self) -> Exclusions:

@@ -23,13 +23,14 @@ triggers = Blueprint(__name__)
 Event = dict[str, Any]
 
 
-def _context() -> TriggerContext:
+def _context(event: Event) -> TriggerContext:
     from chalicelib.identity.enrollment import TriggerContext
 
     rt = runtime()
+    pool = event.get("userPoolId")
     return TriggerContext(
         registry=rt.database.registry,
-        groups=lambda: rt.directory,
+        groups=lambda: rt.directory_for(pool),
         record_signup=rt.record_signup,
         is_excluded=rt.exclusions.is_excluded,
         signup_client=rt.signup_client,
@@ -44,7 +45,7 @@ def pre_sign_up(event: Event, context: Any) -> Event:
 
     view = PreSignUpTriggerEvent(event)
     start_invocation(view.user_name)
-    enrollment.pre_sign_up(view.trigger_source, view.user_name, view.caller_context.client_id, _context())
+    enrollment.pre_sign_up(view.trigger_source, view.user_name, view.caller_context.client_id, _context(event))
     return event
 
 
@@ -59,7 +60,7 @@ def post_confirmation(event: Event, context: Any) -> Event:
     view = PostConfirmationTriggerEvent(event)
     start_invocation(view.user_name)
     enrollment.post_confirmation(
-        view.trigger_source, view.user_name, view.caller_context.client_id, _context()
+        view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
     )
     return event  # unchanged, as Cognito expects
 
@@ -76,7 +77,7 @@ def pre_token_generation(event: Event, context: Any) -> Event:
     start_invocation(view.user_name)
     groups = list(view.request.group_configuration.groups_to_override or [])
     scope = enrollment.scope_token(
-        view.trigger_source, view.user_name, view.caller_context.client_id, groups, _context()
+        view.trigger_source, view.user_name, view.caller_context.client_id, groups, _context(event)
     )
     event["response"] = (
         enrollment.v1_response(scope) if str(view.version) == "1" else enrollment.v2_response(scope)

@@ -59,7 +59,7 @@ MAX_DESCRIPTION = 1000
 SYNTAX_KEY = "<toml>"
 FILE_KEY = "<file>"
 
-_TOP_KEYS = ("platform", "apps", "integrations")
+_TOP_KEYS = ("platform", "apps", "integrations", "stages")  # stages: integreat/infra/stages.py
 _PLATFORM_KEYS = ("name", "region")
 _APP_KEYS = ("name", "enrollment", "roles", "description", "storage", "events", "datasets")
 
