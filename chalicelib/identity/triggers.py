@@ -45,7 +45,9 @@ def pre_sign_up(event: Event, context: Any) -> Event:
 
     view = PreSignUpTriggerEvent(event)
     start_invocation(view.user_name)
-    enrollment.pre_sign_up(view.trigger_source, view.user_name, view.caller_context.client_id, _context(event))
+    enrollment.pre_sign_up(
+        view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
+    )
     return event
 
 

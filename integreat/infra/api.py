@@ -1,0 +1,124 @@
+"""The Chalice app in the stack (the Chalice CDK construct runs `chalice package` and includes
+its SAM template), with one least-privilege role per function and the wiring Chalice cannot
+express: partial batch responses and maximum concurrency on the SQS event sources (DESIGN
+decision 3), the queues' ARNs, and the Cognito triggers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from integreat.infra.data import Queues, Secrets
+from integreat.infra.stages import Stage
+
+PROJECT = Path(__file__).resolve().parents[2]  # app.py and .chalice/ live here
+#: Chalice function name -> (logical id in the SAM template, SQS event source or None).
+FUNCTIONS = {
+    "api_handler": ("APIHandler", None),
+    "pre_sign_up": ("PreSignUp", None),
+    "post_confirmation": ("PostConfirmation", None),
+    "pre_token_generation": ("PreTokenGeneration", None),
+    "on_storage_event": ("OnStorageEvent", "OnStorageEventSqsEventSource"),
+    "on_cross_app_event": ("OnCrossAppEvent", "OnCrossAppEventSqsEventSource"),
+}
+TRIGGERS = ("pre_sign_up", "post_confirmation", "pre_token_generation")
+
+
+class Api(NamedTuple):
+    chalice: Chalice
+    roles: dict[str, iam.Role]
+    url: str
+
+
+def api(
+    scope: Construct, stage: Stage, pool: cognito.UserPool, bucket_name: str, queues: Queues, secrets: Secrets
+) -> Api:
+    roles = {name: _role(scope, name) for name in FUNCTIONS}
+    runtime_url = secrets.runtime_url.secret_value.unsafe_unwrap()  # a dynamic reference, resolved at deploy
+    env = {
+        "INTEGREAT_RUNTIME_DATABASE_URL": runtime_url,
+        "INTEGREAT_BUCKET": bucket_name,
+        # Literal names, not tokens: Chalice writes them into Fn::Sub expressions of the SQS event
+        # sources, which CloudFormation include cannot resolve tokens in.
+        "INTEGREAT_EVENTS_QUEUE": f"{stage.prefix}-events",
+        "INTEGREAT_STORAGE_QUEUE": f"{stage.prefix}-storage-events",
+        "INTEGREAT_PLATFORM_NAME": stage.platform,
+        "INTEGREAT_API_ROLE_ID": roles["api_handler"].role_id,
+    }
+    os.environ.setdefault("AWS_DEFAULT_REGION", stage.region)  # chalice package asks botocore for one
+    # (synthesize() restores the environment afterwards)
+    # Chalice's own per-function settings come from .chalice/config.json only; the role and
+    # concurrency of each function are set on the included template below instead.
+    chalice = Chalice(
+        scope, "Chalice", source_dir=str(PROJECT),
+        stage_config={"environment_variables": env, "manage_iam_role": False,
+                      "iam_role_arn": roles["api_handler"].role_arn},
+    )  # fmt: skip
+    for name, (logical, _) in FUNCTIONS.items():
+        function = chalice.get_resource(logical)
+        function.add_property_override("Role", roles[name].role_arn)
+        function.add_property_deletion_override("ReservedConcurrentExecutions")
+    api_function = chalice.get_resource("APIHandler")
+    api_function.add_property_override("ReservedConcurrentExecutions", stage.api_concurrency)
+    # Only the API is told the pool: the triggers are the pool's, and naming it back would be a cycle.
+    chalice.add_environment_variable("INTEGREAT_USER_POOL_ID", pool.user_pool_id, "APIHandler")
+    _wire_queues(chalice, stage, queues)
+    _wire_triggers(scope, chalice, pool)
+    url = cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/")
+    return Api(chalice, roles, url)
+
+
+def _role(scope: Construct, name: str) -> iam.Role:
+    title = "".join(p.title() for p in name.split("_"))
+    role = iam.Role(
+        scope, f"{title}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Integreat function {name}: only what it calls",
+    )  # fmt: skip
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[
+                f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:/aws/lambda/*"
+            ],
+        )
+    )
+    return role
+
+
+def _wire_queues(chalice: Chalice, stage: Stage, queues: Queues) -> None:
+    for name, queue in (("on_storage_event", queues.storage), ("on_cross_app_event", queues.events)):
+        logical, source = FUNCTIONS[name]
+        function = chalice.get_resource(logical)
+        path = f"Events.{source}.Properties"
+        function.add_property_override(f"{path}.Queue", queue.queue_arn)
+        function.add_property_override(f"{path}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+        function.add_property_override(
+            f"{path}.ScalingConfig", {"MaximumConcurrency": stage.consumer_concurrency}
+        )
+
+
+def _wire_triggers(scope: Construct, chalice: Chalice, pool: cognito.UserPool) -> None:
+    arns = {name: chalice.get_resource(FUNCTIONS[name][0]).get_att("Arn").to_string() for name in TRIGGERS}
+    cfn_pool = pool.node.default_child
+    assert isinstance(cfn_pool, cognito.CfnUserPool)
+    cfn_pool.lambda_config = cognito.CfnUserPool.LambdaConfigProperty(
+        pre_sign_up=arns["pre_sign_up"],
+        post_confirmation=arns["post_confirmation"],
+        pre_token_generation_config=cognito.CfnUserPool.PreTokenGenerationConfigProperty(
+            lambda_arn=arns["pre_token_generation"], lambda_version="V2_0"
+        ),
+    )
+    for name, arn in arns.items():
+        lambda_.CfnPermission(
+            scope, f"{FUNCTIONS[name][0]}FromCognito", action="lambda:InvokeFunction", function_name=arn,
+            principal="cognito-idp.amazonaws.com", source_arn=pool.user_pool_arn,
+        )  # fmt: skip

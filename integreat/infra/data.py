@@ -1,0 +1,104 @@
+"""The shared data plane: the one bucket (with its access-log bucket in prod), the two queues
+with their DLQs, and the secrets (database URLs, integration keys)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from chalicelib.integrations.model import IntegrationSpec
+from integreat.infra.stages import Stage
+
+MAX_RECEIVE_COUNT = 5  # DESIGN decision 3
+CONSUMER_TIMEOUT_SECONDS = 30  # .chalice/config.json: on_storage_event, on_cross_app_event
+VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * CONSUMER_TIMEOUT_SECONDS)  # AWS: >= 6x the function's
+
+
+class Queues(NamedTuple):
+    events: sqs.Queue
+    events_dlq: sqs.Queue
+    storage: sqs.Queue
+    storage_dlq: sqs.Queue
+
+
+class Secrets(NamedTuple):
+    operator_url: secretsmanager.Secret  # a role that may CREATE ROLE: the provisioner
+    runtime_url: secretsmanager.Secret  # integreat_runtime: every function
+    integrations: dict[str, secretsmanager.Secret]
+
+
+def removal(stage: Stage) -> cdk.RemovalPolicy:
+    return cdk.RemovalPolicy.RETAIN if stage.retain else cdk.RemovalPolicy.DESTROY
+
+
+def queues(scope: Construct, stage: Stage) -> Queues:
+    def pair(name: str) -> tuple[sqs.Queue, sqs.Queue]:
+        dlq = sqs.Queue(
+            scope, f"{name.title()}Dlq", queue_name=f"{stage.prefix}-{name}-dlq", enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED, retention_period=cdk.Duration.days(14),
+        )  # fmt: skip
+        queue = sqs.Queue(
+            scope, f"{name.title()}Queue", queue_name=f"{stage.prefix}-{name}", enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED, visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        )  # fmt: skip
+        return queue, dlq
+
+    events, events_dlq = pair("events")
+    storage, storage_dlq = pair("storage-events")
+    return Queues(events, events_dlq, storage, storage_dlq)
+
+
+def bucket(scope: Construct, stage: Stage, storage_queue: sqs.Queue) -> s3.Bucket:
+    logs = None
+    if stage.bucket_versioning:
+        logs = s3.Bucket(
+            scope, "AccessLogs", bucket_name=f"{stage.prefix}-access-logs-{cdk.Aws.ACCOUNT_ID}",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED, object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=removal(stage), versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+        )  # fmt: skip
+    files = s3.Bucket(
+        scope, "Files", bucket_name=f"{stage.prefix}-files-{cdk.Aws.ACCOUNT_ID}",
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+        encryption=s3.BucketEncryption.S3_MANAGED, versioned=stage.bucket_versioning,
+        server_access_logs_bucket=logs, server_access_logs_prefix="files/" if logs else None,
+        removal_policy=removal(stage), object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    )  # fmt: skip
+    # DESIGN decision 2: S3 -> SQS -> Lambda; every create and remove, every app folder.
+    target = s3n.SqsDestination(storage_queue)
+    files.add_event_notification(s3.EventType.OBJECT_CREATED, target)
+    files.add_event_notification(s3.EventType.OBJECT_REMOVED, target)
+    return files
+
+
+def secrets(scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...]) -> Secrets:
+    """Created empty (a generated placeholder): the operator stores the real values once
+    (`aws secretsmanager put-secret-value`, `integreat integrations secret <name>`)."""
+
+    def secret(logical: str, name: str, what: str) -> secretsmanager.Secret:
+        return secretsmanager.Secret(
+            scope, logical, secret_name=name, description=what, removal_policy=removal(stage)
+        )
+
+    return Secrets(
+        operator_url=secret("OperatorDatabaseUrl", f"{stage.prefix}/database/operator",
+                            "Postgres URL of a role that may CREATE ROLE (the provisioner)"),
+        runtime_url=secret("RuntimeDatabaseUrl", f"{stage.prefix}/database/runtime",
+                           "Postgres URL of integreat_runtime (`integreat db url --runtime`)"),
+        integrations={
+            spec.name: secret(f"Integration{_camel(spec.name)}", spec.secret, f"key of integration {spec.name}")
+            for spec in specs
+        },
+    )  # fmt: skip
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.replace("_", "-").split("-"))

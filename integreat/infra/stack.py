@@ -1,0 +1,106 @@
+"""One stack per stage: the data plane, the user and identity pools, the Chalice app with a
+role per function, the grants between them, and the outputs a plain `chalice deploy` needs."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from chalicelib.integrations.model import IntegrationSpec
+from integreat.infra import data
+from integreat.infra.api import Api, api
+from integreat.infra.identity import Identity, identity
+from integreat.infra.nag import suppress
+from integreat.infra.stages import Stage
+
+
+class PlatformStack(cdk.Stack):
+    def __init__(self, scope: Construct, stage: Stage, integrations: tuple[IntegrationSpec, ...]) -> None:
+        env = cdk.Environment(account=stage.account, region=stage.region)
+        # The construct id is the stage: the Chalice construct takes its stage name from it.
+        super().__init__(scope, stage.name, stack_name=stage.prefix, env=env,
+                         description=f"Integreat platform, stage {stage.name}")  # fmt: skip
+        queues = data.queues(self, stage)
+        bucket = data.bucket(self, stage, queues.storage)
+        secrets = data.secrets(self, stage, integrations)
+        users = identity(self, stage)
+        app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
+        _grant(app, users, bucket, queues, secrets)
+        _outputs(self, app, users, bucket.bucket_name, queues, secrets)
+        suppress(self)
+
+
+def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secrets: data.Secrets) -> None:
+    from aws_cdk import aws_s3 as s3
+
+    assert isinstance(bucket, s3.Bucket)
+    roles = app.roles
+    pool_arn = users.user_pool.user_pool_arn
+    roles["api_handler"].add_to_policy(
+        iam.PolicyStatement(
+            sid="MembersAndFigures",
+            actions=[
+                "cognito-idp:AdminAddUserToGroup",
+                "cognito-idp:AdminRemoveUserFromGroup",
+                "cognito-idp:AdminListGroupsForUser",
+                "cognito-idp:ListUsersInGroup",
+                "cognito-idp:AdminGetUser",
+                "cognito-idp:GetGroup",
+            ],
+            resources=[pool_arn],
+        )
+    )
+    objects = bucket.arn_for_objects("*")
+    # Presigned uploads and downloads are signed with the API's role: it needs what it signs.
+    roles["api_handler"].add_to_policy(
+        iam.PolicyStatement(sid="SignFileUrls", actions=["s3:PutObject", "s3:GetObject"], resources=[objects])
+    )
+    queues.events.grant_send_messages(roles["api_handler"])
+    for queue in queues:  # /admin/apps reads queue depths
+        queue.grant(roles["api_handler"], "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+    for secret in secrets.integrations.values():
+        secret.grant_read(roles["api_handler"])
+    # Triggers may not name the pool they belong to (a cycle): the account's pools, one action.
+    any_pool = cdk.Fn.sub("arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*")
+    for name in ("post_confirmation", "pre_token_generation"):
+        roles[name].add_to_policy(
+            iam.PolicyStatement(
+                sid="EnrolMembers", actions=["cognito-idp:AdminAddUserToGroup"], resources=[any_pool]
+            )
+        )
+    consumer = roles["on_storage_event"]
+    # HeadObject (GetObject) when a rule needs the type or uploader; quarantine is copy, then delete.
+    consumer.add_to_policy(
+        iam.PolicyStatement(
+            sid="CheckAndMove", actions=["s3:GetObject", "s3:DeleteObject"], resources=[objects]
+        )
+    )
+    consumer.add_to_policy(
+        iam.PolicyStatement(
+            sid="Quarantine", actions=["s3:PutObject"], resources=[bucket.arn_for_objects("_quarantine/*")]
+        )
+    )
+    queues.storage.grant_consume_messages(roles["on_storage_event"])
+    queues.events.grant_consume_messages(roles["on_cross_app_event"])
+
+
+def _outputs(
+    stack: cdk.Stack, app: Api, users: Identity, bucket_name: str, queues: data.Queues, secrets: data.Secrets
+) -> None:
+    """Everything `.chalice/config.json` needs (`integreat stage-config` writes them there)."""
+    values = {
+        "UserPoolId": users.user_pool.user_pool_id,
+        "IdentityPoolId": users.identity_pool.ref,
+        "IdentityFallbackRoleArn": users.fallback_role.role_arn,
+        "BucketName": bucket_name,
+        "EventsQueueName": queues.events.queue_name,
+        "StorageQueueName": queues.storage.queue_name,
+        "RuntimeDatabaseSecretArn": secrets.runtime_url.secret_arn,
+        "OperatorDatabaseSecretArn": secrets.operator_url.secret_arn,
+        "ApiRoleId": app.roles["api_handler"].role_id,
+        "ApiUrl": app.url,
+        "Region": stack.region,
+    }
+    for name, value in values.items():
+        cdk.CfnOutput(stack, name, value=value)

@@ -1,0 +1,255 @@
+"""The synthesized stacks, property by property (aws_cdk.assertions), and cdk-nag on both."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+
+from integreat.infra.api import FUNCTIONS
+from integreat.infra.data import CONSUMER_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
+
+STAGES = ("dev", "prod")
+
+
+def template(synthesized: dict[str, Any], stage: str) -> Template:
+    return Template.from_json(synthesized[stage].template)
+
+
+def resources(synthesized: dict[str, Any], stage: str, kind: str) -> dict[str, Any]:
+    return {k: v for k, v in synthesized[stage].template["Resources"].items() if v["Type"] == kind}
+
+
+def functions(synthesized: dict[str, Any], stage: str) -> dict[str, Any]:
+    return resources(synthesized, stage, "AWS::Serverless::Function")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_cdk_nag_finds_no_unsuppressed_error(synthesized: dict[str, Any], stage: str) -> None:
+    errors = Annotations.from_stack(synthesized[stage].stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-.*")
+    )
+    assert [f"{e.id}: {str(e.entry.data)[:120]}" for e in errors] == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_suppression_gives_a_reason_of_its_own(synthesized: dict[str, Any], stage: str) -> None:
+    reasons = [
+        rule["reason"]
+        for resource in synthesized[stage].template["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert reasons, "no suppression found: the check would pass vacuously"
+    assert all(len(reason) >= 60 for reason in reasons), reasons
+    assert len(set(reasons)) >= 8  # not one blanket sentence
+
+
+def test_the_user_pool(synthesized: dict[str, Any]) -> None:
+    for stage, retained in (("dev", False), ("prod", True)):
+        template(synthesized, stage).has_resource(
+            "AWS::Cognito::UserPool",
+            {
+                "Properties": Match.object_like({
+                    "UserPoolTier": "ESSENTIALS",  # the plan V2_0 pre token generation needs
+                    "MfaConfiguration": "OPTIONAL",
+                    "DeletionProtection": "ACTIVE" if retained else "INACTIVE",
+                    "Policies": {"PasswordPolicy": Match.object_like({
+                        "MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
+                        "RequireNumbers": True, "RequireSymbols": True,
+                    })},
+                    "LambdaConfig": {
+                        "PreSignUp": {"Fn::GetAtt": ["PreSignUp", "Arn"]},
+                        "PostConfirmation": {"Fn::GetAtt": ["PostConfirmation", "Arn"]},
+                        "PreTokenGenerationConfig": {
+                            "LambdaArn": {"Fn::GetAtt": ["PreTokenGeneration", "Arn"]}, "LambdaVersion": "V2_0",
+                        },
+                    },
+                }),
+                "DeletionPolicy": "Retain" if retained else "Delete",
+            },
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_pool_may_invoke_the_triggers(synthesized: dict[str, Any], stage: str) -> None:
+    permissions = resources(synthesized, stage, "AWS::Lambda::Permission")
+    for logical in ("PreSignUp", "PostConfirmation", "PreTokenGeneration"):
+        (found,) = [
+            p["Properties"] for p in permissions.values()
+            if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [logical, "Arn"]}
+        ]  # fmt: skip
+        assert found["Principal"] == "cognito-idp.amazonaws.com"
+        assert "Users" in json.dumps(found["SourceArn"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_identity_pool_admits_no_guest_and_its_fallback_role_checks_aud_and_amr(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    t = template(synthesized, stage)
+    t.has_resource_properties(
+        "AWS::Cognito::IdentityPool", {"AllowUnauthenticatedIdentities": False, "AllowClassicFlow": False}
+    )
+    (pool_id,) = resources(synthesized, stage, "AWS::Cognito::IdentityPool")
+    t.has_resource_properties(
+        "AWS::IAM::Role",
+        {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": {"Ref": pool_id}},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+            },
+        })]}},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_bucket_is_private_encrypted_tls_only_and_notifies_the_storage_queue(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    t = template(synthesized, stage)
+    files = next(k for k in resources(synthesized, stage, "AWS::S3::Bucket") if k.startswith("Files"))
+    props = synthesized[stage].template["Resources"][files]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }  # fmt: skip
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    t.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"Bucket": {"Ref": files}, "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])}},
+    )  # fmt: skip
+    (notifications,) = resources(synthesized, stage, "Custom::S3BucketNotifications").values()
+    queue_configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert {c["Events"][0] for c in queue_configs} == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    assert all("StorageEventsQueue" in json.dumps(c["QueueArn"]) for c in queue_configs)
+    if stage == "prod":
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert "AccessLogs" in json.dumps(props["LoggingConfiguration"])
+    else:
+        assert "LoggingConfiguration" not in props
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_queues_have_dlqs_tls_and_six_times_the_consumer_timeout(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    queues = resources(synthesized, stage, "AWS::SQS::Queue")
+    mains = {k: v["Properties"] for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
+    assert len(mains) == 2
+    for props in mains.values():
+        assert props["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
+        assert props["VisibilityTimeout"] >= 6 * CONSUMER_TIMEOUT_SECONDS
+    consumers = {k: f for k, f in functions(synthesized, stage).items() if f["Properties"].get("Events")}
+    assert {k: f["Properties"]["Timeout"] for k, f in consumers.items()} == {
+        "OnStorageEvent": CONSUMER_TIMEOUT_SECONDS, "OnCrossAppEvent": CONSUMER_TIMEOUT_SECONDS,
+    }  # fmt: skip
+    policies = resources(synthesized, stage, "AWS::SQS::QueuePolicy").values()
+    tls_denied = [
+        p for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]  # fmt: skip
+    assert len(tls_denied) == len(queues)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_event_sources_report_batch_item_failures_within_the_connection_budget(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    from integreat.infra.stages import load_stage
+    from tests.infra.conftest import PROJECT
+
+    budget = load_stage(stage, PROJECT / "integreat.toml")
+    sources = {
+        name: event["Properties"]
+        for name, f in functions(synthesized, stage).items()
+        for event in (f["Properties"].get("Events") or {}).values()
+    }
+    assert set(sources) == {"OnStorageEvent", "OnCrossAppEvent"}
+    for name, props in sources.items():
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        assert props["ScalingConfig"] == {"MaximumConcurrency": budget.consumer_concurrency}
+        assert "Fn::GetAtt" in props["Queue"]  # the stack's own queue, not a name
+    api = functions(synthesized, stage)["APIHandler"]["Properties"]
+    assert api["ReservedConcurrentExecutions"] == budget.api_concurrency
+    assert budget.api_concurrency + 2 * budget.consumer_concurrency <= budget.db_connection_budget
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_runs_as_its_own_role(synthesized: dict[str, Any], stage: str) -> None:
+    found = {
+        name: f["Properties"]["Role"]["Fn::GetAtt"][0] for name, f in functions(synthesized, stage).items()
+    }
+    assert set(found) == {logical for logical, _ in FUNCTIONS.values()}
+    assert len(set(found.values())) == len(found)  # no two share a role
+    assert "DefaultRole" not in synthesized[stage].template["Resources"]  # Chalice's generated one
+
+
+def _statements(synthesized: dict[str, Any], stage: str, role_prefix: str) -> list[dict[str, Any]]:
+    policies = resources(synthesized, stage, "AWS::IAM::Policy").values()
+    return [
+        s for p in policies if any(r["Ref"].startswith(role_prefix) for r in p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]  # fmt: skip
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_policies_are_least_privilege(synthesized: dict[str, Any], stage: str) -> None:
+    logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert _actions(_statements(synthesized, stage, "PreSignUpRole")) == logs
+    for trigger in ("PostConfirmationRole", "PreTokenGenerationRole"):
+        assert _actions(_statements(synthesized, stage, trigger)) == logs | {
+            "cognito-idp:AdminAddUserToGroup"
+        }
+    consumer = _statements(synthesized, stage, "OnStorageEventRole")
+    puts = [s for s in consumer if s["Action"] == "s3:PutObject"]
+    assert len(puts) == 1
+    assert "_quarantine/*" in json.dumps(puts[0]["Resource"])  # writes only into quarantine
+    assert not any(a.startswith("sqs:Send") for a in _actions(consumer))
+    cross = _actions(_statements(synthesized, stage, "OnCrossAppEventRole"))
+    assert not any(a.startswith(("s3:", "cognito-idp:")) for a in cross)
+    api = _actions(_statements(synthesized, stage, "ApiHandlerRole"))
+    assert {"sqs:SendMessage", "s3:PutObject", "s3:GetObject", "cognito-idp:AdminAddUserToGroup"} <= api
+    for role in ("ApiHandlerRole", "PreSignUpRole", "PostConfirmationRole", "PreTokenGenerationRole",
+                 "OnStorageEventRole", "OnCrossAppEventRole"):  # fmt: skip
+        assert not any(
+            a == "*" or a.endswith(":*") for a in _actions(_statements(synthesized, stage, role))
+        ), role
+        assert all(
+            s["Effect"] == "Allow" and s["Resource"] != "*" for s in _statements(synthesized, stage, role)
+        )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_secrets_and_the_database_url_by_reference(synthesized: dict[str, Any], stage: str) -> None:
+    names = {
+        s["Properties"]["Name"] for s in resources(synthesized, stage, "AWS::SecretsManager::Secret").values()
+    }
+    assert {f"integreat-{stage}/database/operator", f"integreat-{stage}/database/runtime",
+            "integreat/integrations/weather"} <= names  # fmt: skip
+    env = json.dumps(functions(synthesized, stage)["APIHandler"]["Properties"]["Environment"])
+    assert "{{resolve:secretsmanager:" in env  # resolved at deploy, never in the template
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_outputs_cover_what_the_chalice_stage_needs(synthesized: dict[str, Any], stage: str) -> None:
+    from integreat.infra.stage_config import OUTPUT_SETTINGS
+
+    outputs = set(synthesized[stage].template["Outputs"])
+    assert set(OUTPUT_SETTINGS) <= outputs
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_synthesized_stack_passes_cfn_lint(synthesized: dict[str, Any], stage: str) -> None:
+    from cfnlint.api import lint_file
+
+    path = synthesized[stage].directory / f"{stage}.template.json"
+    errors = [m for m in lint_file(path) if m.rule.id.startswith("E")]
+    assert [str(m) for m in errors] == []
