@@ -14,6 +14,7 @@ from chalicelib.gateway.integrations import integrations
 from chalicelib.gateway.members import members
 from chalicelib.identity.triggers import triggers
 from chalicelib.messaging.handlers import cross_app_events
+from chalicelib.provisioning.deploy import provisioner
 from chalicelib.storage.handlers import storage_events
 
 app = Chalice(app_name="integreat")
@@ -28,3 +29,4 @@ app.register_blueprint(integrations)
 app.register_blueprint(cross_app_events)
 app.register_blueprint(storage_events)
 app.register_blueprint(triggers)
+app.register_blueprint(provisioner)  # the stack's custom resource (cdk deploy)

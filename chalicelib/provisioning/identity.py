@@ -215,3 +215,24 @@ class IdentityProvisioner:
             token = page.get("NextToken")
             if not token:
                 return None
+
+
+def register_app_clients(cognito_identity: Any, identity_pool_id: str, user_pool_provider: str,
+                         client_ids: list[str]) -> None:  # fmt: skip
+    """Make the identity pool accept tokens of every app client (and only those): the token
+    role mapping (the stack's role attachment) then picks each user's `cognito:preferred_role`.
+    Idempotent: the provider list is written whole, in a stable order."""
+    pool = cognito_identity.describe_identity_pool(IdentityPoolId=identity_pool_id)
+    wanted = [
+        {"ProviderName": user_pool_provider, "ClientId": client, "ServerSideTokenCheck": True}
+        for client in sorted(set(client_ids))
+    ]
+    if pool.get("CognitoIdentityProviders") == wanted:
+        return
+    cognito_identity.update_identity_pool(
+        IdentityPoolId=identity_pool_id,
+        IdentityPoolName=pool["IdentityPoolName"],
+        AllowUnauthenticatedIdentities=False,
+        AllowClassicFlow=False,
+        CognitoIdentityProviders=wanted,
+    )

@@ -29,6 +29,7 @@ FUNCTIONS = {
     "pre_token_generation": ("PreTokenGeneration", None),
     "on_storage_event": ("OnStorageEvent", "OnStorageEventSqsEventSource"),
     "on_cross_app_event": ("OnCrossAppEvent", "OnCrossAppEventSqsEventSource"),
+    "provision": ("Provision", None),  # the stack's custom resource (provisioning.py)
 }
 TRIGGERS = ("pre_sign_up", "post_confirmation", "pre_token_generation")
 

@@ -43,7 +43,7 @@ def preserved_environ() -> Iterator[None]:
 
 def synthesize(stage_name: str, outdir: Path, manifest: Path | None = None) -> Synthesized:
     """The stage's stack, synthesized into `outdir` with cdk-nag's AwsSolutions checks applied."""
-    path = manifest or Path("integreat.toml")
+    path = (manifest or Path("integreat.toml")).resolve()
     declared = load_manifest(path)
     stage = load_stage(stage_name, path)
     if shutil.which("node") is None:
@@ -52,7 +52,7 @@ def synthesize(stage_name: str, outdir: Path, manifest: Path | None = None) -> S
     outdir.mkdir(parents=True, exist_ok=True)
     app = cdk.App(outdir=str(outdir))
     with contextlib.chdir(outdir), preserved_environ():  # the Chalice construct packages into ./chalice.out
-        stack = PlatformStack(app, stage, declared.integrations)
+        stack = PlatformStack(app, stage, declared)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template

@@ -13,12 +13,16 @@ import aws_cdk as cdk
 from cdk_nag import NagPackSuppression, NagSuppressions
 
 FUNCTION_ROLES = ("ApiHandlerRole", "PreSignUpRole", "PostConfirmationRole", "PreTokenGenerationRole",
-                  "OnStorageEventRole", "OnCrossAppEventRole")  # fmt: skip
+                  "OnStorageEventRole", "OnCrossAppEventRole", "ProvisionRole")  # fmt: skip
 LOGS = {
     "regex": "/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/lambda\\/\\*$/g"
 }
 OBJECTS = {"regex": "/^Resource::<Files[0-9A-F]+\\.Arn>\\/\\*$/g"}
 QUARANTINE = {"regex": "/^Resource::<Files[0-9A-F]+\\.Arn>\\/_quarantine\\/\\*$/g"}
+APP_ROLES = {
+    "regex": "/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role\\/[a-z][a-z0-9-]*\\/\\*$/g"
+}
+PROVISION_VERSIONS = {"regex": "/^Resource::<Provision\\.Arn>:\\*$/g"}
 ANY_POOL = "Resource::arn:<AWS::Partition>:cognito-idp:<AWS::Region>:<AWS::AccountId>:userpool/*"
 
 
@@ -99,6 +103,32 @@ def suppress(stack: cdk.Stack) -> None:
         "The storage consumer inspects and quarantines uploads of every app folder; it may write"
         " only under _quarantine/.",
         [OBJECTS, QUARANTINE],
+    )
+
+    _on(
+        stack,
+        f"{path}/ProvisionRole/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "The app roles under the platform's IAM path (role/<platform>/*): the provisioner creates"
+        " one per manifest app at deploy, so their names are not known to the template; PassRole"
+        " of them is allowed to Cognito only.",
+        [APP_ROLES],
+    )
+    _on(
+        stack,
+        f"{path}/Provisioner/framework-onEvent/ServiceRole/Resource",
+        "AwsSolutions-IAM4",
+        "CDK's Provider framework function (it relays CloudFormation's custom resource events to the"
+        " provisioner): AWSLambdaBasicExecutionRole lets it write its own logs, nothing else.",
+        ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+    )
+    _on(
+        stack,
+        f"{path}/Provisioner/framework-onEvent/ServiceRole/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "Invoke of the provisioner function's versions and aliases (<arn>:*), as the Provider"
+        " framework grants it; no other function.",
+        [PROVISION_VERSIONS],
     )
 
 

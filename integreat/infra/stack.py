@@ -7,28 +7,39 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from chalicelib.integrations.model import IntegrationSpec
+from chalicelib.tenancy.manifest import Manifest
 from integreat.infra import data
 from integreat.infra.api import Api, api
 from integreat.infra.identity import Identity, identity
 from integreat.infra.nag import suppress
+from integreat.infra.provisioning import provisioning
 from integreat.infra.stages import Stage
 
 
 class PlatformStack(cdk.Stack):
-    def __init__(self, scope: Construct, stage: Stage, integrations: tuple[IntegrationSpec, ...]) -> None:
+    def __init__(self, scope: Construct, stage: Stage, manifest: Manifest) -> None:
         env = cdk.Environment(account=stage.account, region=stage.region)
         # The construct id is the stage: the Chalice construct takes its stage name from it.
         super().__init__(scope, stage.name, stack_name=stage.prefix, env=env,
                          description=f"Integreat platform, stage {stage.name}")  # fmt: skip
         queues = data.queues(self, stage)
         bucket = data.bucket(self, stage, queues.storage)
-        secrets = data.secrets(self, stage, integrations)
+        secrets = data.secrets(self, stage, manifest.integrations)
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
         _grant(app, users, bucket, queues, secrets)
+        provisioning(
+            self, stage, app, users, bucket.bucket_name, secrets, manifest_text(manifest), manifest.slugs
+        )
         _outputs(self, app, users, bucket.bucket_name, queues, secrets)
         suppress(self)
+
+
+def manifest_text(manifest: Manifest) -> str:
+    """The manifest file's text, as the provisioner will parse it again at deploy."""
+    from pathlib import Path
+
+    return Path(manifest.source).read_text()
 
 
 def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secrets: data.Secrets) -> None:

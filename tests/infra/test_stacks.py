@@ -253,3 +253,30 @@ def test_the_synthesized_stack_passes_cfn_lint(synthesized: dict[str, Any], stag
     path = synthesized[stage].directory / f"{stage}.template.json"
     errors = [m for m in lint_file(path) if m.rule.id.startswith("E")]
     assert [str(m) for m in errors] == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_one_deploy_provisions_every_manifest_app(synthesized: dict[str, Any], stage: str) -> None:
+    from tests.infra.conftest import PROJECT
+
+    (apps,) = resources(synthesized, stage, "Custom::IntegreatApps").values()
+    props = apps["Properties"]
+    assert props["Manifest"] == (PROJECT / "integreat.toml").read_text()  # a manifest change re-runs it
+    assert props["Stage"] == stage
+    (attachment,) = resources(synthesized, stage, "AWS::Cognito::IdentityPoolRoleAttachment").values()
+    mappings = attachment["Properties"]["RoleMappings"]
+    assert set(mappings) == {"church", "events", "students"}
+    for slug, mapping in mappings.items():
+        assert (mapping["Type"], mapping["AmbiguousRoleResolution"]) == ("Token", "Deny")
+        assert f"Client.{slug}" in json.dumps(mapping["IdentityProvider"])
+    provision = functions(synthesized, stage)["Provision"]["Properties"]
+    assert provision["Role"]["Fn::GetAtt"][0].startswith("ProvisionRole")
+    assert "{{resolve:secretsmanager:" in json.dumps(
+        provision["Environment"]["Variables"]["INTEGREAT_DATABASE_URL"]
+    )
+    others = [f for name, f in functions(synthesized, stage).items() if name != "Provision"]
+    assert not any("INTEGREAT_DATABASE_URL" in f["Properties"]["Environment"]["Variables"] for f in others)
+    passes = [s for s in _statements(synthesized, stage, "ProvisionRole") if s["Action"] == "iam:PassRole"]
+    assert [s["Condition"] for s in passes] == [
+        {"StringEquals": {"iam:PassedToService": "cognito-idp.amazonaws.com"}}
+    ]
