@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+import integreat.infra  # noqa: F401 (quiets jsii's Node.js banner before aws_cdk starts Node)
 from integreat.commands.common import console, err
 
 StageOpt = Annotated[str, typer.Option("--stage", help="dev or prod.")]

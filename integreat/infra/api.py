@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from integreat.infra.data import Queues, Secrets
+from integreat.infra.data import Queues, Secrets, reference
 from integreat.infra.stages import Stage
 
 PROJECT = Path(__file__).resolve().parents[2]  # app.py and .chalice/ live here
@@ -44,7 +44,7 @@ def api(
     scope: Construct, stage: Stage, pool: cognito.UserPool, bucket_name: str, queues: Queues, secrets: Secrets
 ) -> Api:
     roles = {name: _role(scope, name) for name in FUNCTIONS}
-    runtime_url = secrets.runtime_url.secret_value.unsafe_unwrap()  # a dynamic reference, resolved at deploy
+    runtime_url = reference(secrets.runtime_url)
     env = {
         "INTEGREAT_RUNTIME_DATABASE_URL": runtime_url,
         "INTEGREAT_BUCKET": bucket_name,

@@ -27,10 +27,15 @@ class Queues(NamedTuple):
     storage_dlq: sqs.Queue
 
 
+def reference(secret: secretsmanager.ISecret) -> str:
+    """A CloudFormation dynamic reference to the secret's value, by name (resolved at deploy)."""
+    return cdk.SecretValue.secrets_manager(secret.secret_name).unsafe_unwrap()
+
+
 class Secrets(NamedTuple):
-    operator_url: secretsmanager.Secret  # a role that may CREATE ROLE: the provisioner
-    runtime_url: secretsmanager.Secret  # integreat_runtime: every function
-    integrations: dict[str, secretsmanager.Secret]
+    operator_url: secretsmanager.ISecret  # a role that may CREATE ROLE: the provisioner
+    runtime_url: secretsmanager.ISecret  # integreat_runtime: every function
+    integrations: dict[str, secretsmanager.ISecret]
 
 
 def removal(stage: Stage) -> cdk.RemovalPolicy:
@@ -80,24 +85,18 @@ def bucket(scope: Construct, stage: Stage, storage_queue: sqs.Queue) -> s3.Bucke
 
 
 def secrets(scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...]) -> Secrets:
-    """Created empty (a generated placeholder): the operator stores the real values once
-    (`aws secretsmanager put-secret-value`, `integreat integrations secret <name>`)."""
+    """Referenced by name, never created here: the operator stores each value before the first
+    deploy (the provisioner needs the operator URL during that very deploy, and a placeholder
+    would fail it), and the stack's lifetime never decides a secret's (see README, Deploying)."""
 
-    def secret(logical: str, name: str, what: str) -> secretsmanager.Secret:
-        return secretsmanager.Secret(
-            scope, logical, secret_name=name, description=what, removal_policy=removal(stage)
-        )
+    def secret(logical: str, name: str) -> secretsmanager.ISecret:
+        return secretsmanager.Secret.from_secret_name_v2(scope, logical, name)
 
     return Secrets(
-        operator_url=secret("OperatorDatabaseUrl", f"{stage.prefix}/database/operator",
-                            "Postgres URL of a role that may CREATE ROLE (the provisioner)"),
-        runtime_url=secret("RuntimeDatabaseUrl", f"{stage.prefix}/database/runtime",
-                           "Postgres URL of integreat_runtime (`integreat db url --runtime`)"),
-        integrations={
-            spec.name: secret(f"Integration{_camel(spec.name)}", spec.secret, f"key of integration {spec.name}")
-            for spec in specs
-        },
-    )  # fmt: skip
+        operator_url=secret("OperatorDatabaseUrl", f"{stage.prefix}/database/operator"),
+        runtime_url=secret("RuntimeDatabaseUrl", f"{stage.prefix}/database/runtime"),
+        integrations={spec.name: secret(f"Integration{_camel(spec.name)}", spec.secret) for spec in specs},
+    )
 
 
 def _camel(name: str) -> str:

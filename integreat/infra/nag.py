@@ -43,22 +43,6 @@ def suppress(stack: cdk.Stack) -> None:
             "This stage keeps no access logs (stages.<name>.bucket_versioning = false: dev, whose"
             " files are test data); prod logs every request to its AccessLogs bucket.",
         )
-    for secret in ("OperatorDatabaseUrl", "RuntimeDatabaseUrl"):
-        _on(
-            stack,
-            f"{path}/{secret}/Resource",
-            "AwsSolutions-SMG4",
-            "A Postgres connection URL issued by the database provider (Neon): it is rotated there"
-            " and stored again, not by a rotation Lambda.",
-        )
-    for child in stack.node.children:
-        if child.node.id.startswith("Integration"):
-            _on(
-                stack,
-                f"{path}/{child.node.id}/Resource",
-                "AwsSolutions-SMG4",
-                "A third party's API key: rotated at the vendor, stored with `integreat integrations secret`.",
-            )
     for child in stack.node.children:
         if child.node.id.startswith("BucketNotificationsHandler"):
             _on(

@@ -16,7 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from integreat.infra.api import Api
-from integreat.infra.data import Secrets
+from integreat.infra.data import Secrets, reference
 from integreat.infra.identity import Identity
 from integreat.infra.stages import Stage
 
@@ -27,7 +27,7 @@ def provisioning(
 ) -> cdk.CustomResource:  # fmt: skip
     role = app.roles["provision"]
     _grant(role, stage, users)
-    operator_url = secrets.operator_url.secret_value.unsafe_unwrap()  # a dynamic reference
+    operator_url = reference(secrets.operator_url)
     app.chalice.add_environment_variable("INTEGREAT_DATABASE_URL", operator_url, "Provision")
     provider = cr.Provider(scope, "Provisioner", on_event_handler=app.chalice.get_function("Provision"))
     apps = cdk.CustomResource(

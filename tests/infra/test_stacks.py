@@ -228,14 +228,17 @@ def test_function_policies_are_least_privilege(synthesized: dict[str, Any], stag
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_secrets_and_the_database_url_by_reference(synthesized: dict[str, Any], stage: str) -> None:
-    names = {
-        s["Properties"]["Name"] for s in resources(synthesized, stage, "AWS::SecretsManager::Secret").values()
-    }
-    assert {f"integreat-{stage}/database/operator", f"integreat-{stage}/database/runtime",
-            "integreat/integrations/weather"} <= names  # fmt: skip
-    env = json.dumps(functions(synthesized, stage)["APIHandler"]["Properties"]["Environment"])
-    assert "{{resolve:secretsmanager:" in env  # resolved at deploy, never in the template
+def test_secrets_are_referenced_by_name_never_created_or_inlined(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    assert (
+        resources(synthesized, stage, "AWS::SecretsManager::Secret") == {}
+    )  # the operator's, not the stack's
+    env = functions(synthesized, stage)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    reference = f"{{{{resolve:secretsmanager:integreat-{stage}/database/runtime:SecretString:::}}}}"
+    assert env["INTEGREAT_RUNTIME_DATABASE_URL"] == reference  # resolved at deploy
+    api_policy = json.dumps(_statements(synthesized, stage, "ApiHandlerRole"))
+    assert "integreat/integrations/weather" in api_policy  # the proxy reads its integration keys
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -1,0 +1,24 @@
+"""`integreat synth --stage dev` as a user runs it: writes the template, reports cdk-nag clean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli import run_integreat
+
+
+def test_synth_writes_the_stage_template(tmp_path: Path) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("the CDK needs Node.js to synthesize")
+    done = run_integreat("synth", "--stage", "dev", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    template = json.loads((tmp_path / "dev" / "dev.template.json").read_text())
+    assert "Custom::IntegreatApps" in {r["Type"] for r in template["Resources"].values()}
+    assert "end-of-life" not in done.stdout + done.stderr  # jsii's Node.js banner is silenced
+    refused = run_integreat("synth", "--stage", "staging", "--out", str(tmp_path))
+    assert refused.returncode == 1
+    assert "must be one of dev, prod" in refused.stderr
