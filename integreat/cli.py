@@ -15,6 +15,7 @@ from chalicelib.tenancy.errors import TenancyError
 from integreat import offboarding
 from integreat.commands import infra, local
 from integreat.commands.apps import apps_cli
+from integreat.commands.blueprint import blueprint_cli
 from integreat.commands.common import err
 from integreat.commands.db import db_cli
 from integreat.commands.events import events_cli
@@ -30,6 +31,7 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(service_cli, name="service")
 cli.add_typer(integrations_cli, name="integrations")
+cli.add_typer(blueprint_cli, name="blueprint")
 
 #: Errors that end a command with one clear line (exit 1) instead of a traceback.
 OPERATOR_ERRORS = (
