@@ -74,8 +74,37 @@ def api(
     chalice.add_environment_variable("INTEGREAT_USER_POOL_ID", pool.user_pool_id, "APIHandler")
     _wire_queues(chalice, stage, queues)
     _wire_triggers(scope, chalice, pool)
+    # API Gateway's own refusals (unknown path, unsigned or denied /service call, throttling) in
+    # the API's one error shape; part of the API definition, so they deploy with it.
+    chalice.get_resource("RestAPI").add_property_override(
+        "DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses()
+    )
     url = cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/")
     return Api(chalice, roles, url)
+
+
+#: Gateway response type -> (status, our error code). The templates are not run through VTL:
+#: API Gateway substitutes $context variables only ($context.error.messageString is quoted).
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("403", "forbidden"),  # no such route, or an unsigned /service call
+    "ACCESS_DENIED": ("403", "forbidden"),  # the signer's IAM policy does not allow the route
+    "INVALID_SIGNATURE": ("403", "invalid_signature"),
+    "EXPIRED_TOKEN": ("403", "invalid_signature"),
+    "THROTTLED": ("429", "rate_limited"),
+    "DEFAULT_4XX": (None, "bad_request"),
+    "DEFAULT_5XX": (None, "gateway_error"),
+}
+
+
+def gateway_responses() -> dict[str, object]:
+    template = '{"error": {"code": "%s", "message": $context.error.messageString, "request_id": "$context.requestId"}}'
+    responses: dict[str, object] = {}
+    for kind, (status, code) in GATEWAY_RESPONSES.items():
+        response: dict[str, object] = {"responseTemplates": {"application/json": template % code}}
+        if status:
+            response["statusCode"] = status
+        responses[kind] = response
+    return responses
 
 
 def _role(scope: Construct, name: str) -> iam.Role:

@@ -283,3 +283,25 @@ def test_one_deploy_provisions_every_manifest_app(synthesized: dict[str, Any], s
     assert [s["Condition"] for s in passes] == [
         {"StringEquals": {"iam:PassedToService": "cognito-idp.amazonaws.com"}}
     ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateway_refusals_use_the_api_error_shape(synthesized: dict[str, Any], stage: str) -> None:
+    api = resources(synthesized, stage, "AWS::Serverless::Api")["RestAPI"]["Properties"]
+    responses = api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    assert {
+        "MISSING_AUTHENTICATION_TOKEN",
+        "ACCESS_DENIED",
+        "INVALID_SIGNATURE",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    } <= set(responses)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "403"  # unsigned /service calls: 403
+    for response in responses.values():
+        # As API Gateway fills it: the message arrives as a quoted JSON string.
+        filled = (
+            response["responseTemplates"]["application/json"]
+            .replace("$context.error.messageString", '"Missing Authentication Token"')
+            .replace("$context.requestId", "c6af9ac6")
+        )
+        assert set(json.loads(filled)["error"]) == {"code", "message", "request_id"}
