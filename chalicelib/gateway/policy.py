@@ -29,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 SERVICE_PREFIX = "/service"
+_IAM = IAMAuthorizer()  # one for every /service route: it carries no per-route state
 
 
 class Policy(NamedTuple):
@@ -109,7 +110,7 @@ def route(
         raise ValueError(f"{path}: `allow` takes a user policy and `service` a service policy")
     entries = [(path, allow, options)]
     if service is not None:
-        entries.append((SERVICE_PREFIX + path, service, options | {"authorizer": IAMAuthorizer()}))
+        entries.append((SERVICE_PREFIX + path, service, options | {"authorizer": _IAM}))
 
     def decorate(view: F) -> F:
         for pattern, policy, _ in entries:
