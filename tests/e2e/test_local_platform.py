@@ -119,6 +119,17 @@ def test_demo_then_restart_keeps_users_files_and_events(state: Path) -> None:
         env["COLUMNS"] = "250"
         listed = integreat(env, "users", "list")
         assert alice in listed.stdout
+        # An app backend's credentials survive the restart (the key is kept in the state).
+        call = integreat(env, "service", "call", "--app", "events", "GET", "/service/me")
+        assert call.returncode == 0, call.stdout + call.stderr
+        assert '"principal":"service"' in call.stdout
+        assert '"app":"events"' in call.stdout
+        creds = json.loads(integreat(env, "service", "credentials", "--app", "church", "--json").stdout)
+        assert creds["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+        assert set(creds) >= {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "Expiration"}
+        refused = integreat(env, "service", "call", "--app", "church", "GET", "/service/apps/events/inbox")
+        assert refused.returncode == 1
+        assert "403" in refused.stdout
 
 
 def _get(info: dict[str, Any], path: str, headers: dict[str, str]) -> Any:
