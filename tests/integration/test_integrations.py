@@ -228,3 +228,29 @@ def test_a_service_principal_calls_and_every_call_is_audited_without_the_secret(
     detail = json.loads(mine[-1][3])
     assert (detail["principal"], detail["status"], detail["caller_app"]) == ("service", 200, "church")
     assert all(SECRET not in row[3] for row in rows)
+
+
+def test_the_operator_stores_a_secret_from_stdin_only(identity: IdentityPlatform) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.cli import ROOT
+
+    env = {**os.environ, "INTEGREAT_AWS_ENDPOINT_URL": identity.endpoint, "AWS_REGION": "eu-west-1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "integreat", "integrations", "secret", "weather"],
+        input="rotated-key-1", capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rotated-key-1" not in done.stdout + done.stderr  # never echoed
+    stored = aws_client("secretsmanager", identity.settings).get_secret_value(
+        SecretId="integreat/integrations/weather"
+    )
+    assert stored["SecretString"] == "rotated-key-1"
+    unknown = subprocess.run(
+        [sys.executable, "-m", "integreat", "integrations", "secret", "nope"],
+        input="x", capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )  # fmt: skip
+    assert unknown.returncode == 1
+    assert "no integration 'nope'" in unknown.stderr
