@@ -18,13 +18,28 @@ from constructs import Construct
 from integreat.infra.api import Api
 from integreat.infra.data import Secrets, reference
 from integreat.infra.identity import Identity
-from integreat.infra.stages import Stage
+from integreat.infra.stages import Stage, StageError
+
+#: SetIdentityPoolRoles / the role attachment take at most 10 role mappings, one per app client.
+MAX_ROLE_MAPPINGS = 10
+
+
+def check_role_mappings(slugs: tuple[str, ...]) -> None:
+    """Refuse, at synthesis, a manifest the identity pool cannot map (CloudFormation would fail
+    mid-deploy instead)."""
+    if len(slugs) > MAX_ROLE_MAPPINGS:
+        raise StageError(
+            f"{len(slugs)} apps, but an identity pool maps at most {MAX_ROLE_MAPPINGS} app clients to their"
+            " roles (Cognito's limit on role mappings): the identity pool serves only direct S3 access,"
+            " which presigned URLs from the API already give every app; see docs/architecture.md"
+        )
 
 
 def provisioning(
     scope: Construct, stage: Stage, app: Api, users: Identity, bucket_name: str, secrets: Secrets,
     manifest_text: str, slugs: tuple[str, ...],
 ) -> cdk.CustomResource:  # fmt: skip
+    check_role_mappings(slugs)
     role = app.roles["provision"]
     _grant(role, stage, users)
     operator_url = reference(secrets.operator_url)

@@ -62,3 +62,14 @@ def test_missing_outputs_are_named_and_nothing_is_written(tmp_path: Path) -> Non
         assert config.read_text() == before
     bad_stage = run_integreat("stage-config", "--stage", "staging", "--outputs-file", str(written))
     assert bad_stage.returncode == 2
+
+
+def test_more_apps_than_the_identity_pool_can_map_are_refused_at_synthesis() -> None:
+    import pytest
+
+    from integreat.infra.provisioning import MAX_ROLE_MAPPINGS, check_role_mappings
+    from integreat.infra.stages import StageError
+
+    check_role_mappings(tuple(f"app{i}" for i in range(MAX_ROLE_MAPPINGS)))
+    with pytest.raises(StageError, match="at most 10 app clients"):
+        check_role_mappings(tuple(f"app{i}" for i in range(MAX_ROLE_MAPPINGS + 1)))
