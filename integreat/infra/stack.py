@@ -57,6 +57,7 @@ def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secre
                 "cognito-idp:AdminListGroupsForUser",
                 "cognito-idp:ListUsersInGroup",
                 "cognito-idp:AdminGetUser",
+                "cognito-idp:ListUsers",
                 "cognito-idp:GetGroup",
             ],
             resources=[pool_arn],
