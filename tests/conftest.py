@@ -193,16 +193,14 @@ class IdentityPlatform:
         self, keys: Any, app: str, method: str, path: str, body: bytes = b"", host: str = "localhost"
     ) -> dict[str, str]:
         """Headers of a request signed by botocore (a real client) with service credentials of
-        `app`'s role, issued by `keys` (the ServiceKeys `signed_runtime` trusts)."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
+        `app`'s role, issued by `keys` (the ServiceKeys `signed_runtime` trusts): the signing
+        `integreat service call` does."""
+        from integreat.local.service_credentials import signed_headers
 
-        issued = keys.issue(self.roles[app])
-        creds = Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
-        request = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers={"Host": host})
-        SigV4Auth(creds, "execute-api", self.settings.region).add_auth(request)
-        return dict(request.headers.items())
+        url = f"http://{host}{path}"
+        return signed_headers(
+            keys.issue(self.roles[app]), self.settings.region, method, url, body, {"Host": host}
+        )
 
 
 @pytest.fixture(scope="session")
