@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from chalicelib.settings import get_settings
@@ -23,6 +24,39 @@ LOCAL_DATABASE = "integreat"
 def state_dir() -> Path:
     """Local state (embedded Postgres data, later moto state): `.integreat/` unless overridden."""
     return Path(os.environ.get(STATE_DIR_ENV) or ".integreat").resolve()
+
+
+#: moto accepts any key; the local platform's own clients sign with this one, so no command ever
+#: needs (or sends) the developer's real AWS credentials.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def running_platform() -> dict[str, Any] | None:
+    """What `make dev` wrote about itself (`.integreat/platform.json`), or None when it is not running."""
+    path = state_dir() / "platform.json"
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info
+
+
+def local_client(service: str, info: dict[str, Any], endpoint: str | None = None) -> Any:
+    """A boto3 client of the running local platform (moto, or `endpoint`), with local credentials."""
+    import boto3
+
+    url = endpoint or info["aws_endpoint"]
+    return boto3.client(service, endpoint_url=url, region_name=info["region"], **LOCAL_CREDENTIALS)
+
+
+def aws_client(service: str) -> Any:
+    """The AWS client a command uses: the configured AWS (an endpoint or a non-local stage), else the
+    running local platform, else the default AWS chain. Commands never ask a new user for AWS setup."""
+    from chalicelib import aws
+
+    settings = get_settings()
+    info = running_platform() if settings.aws_endpoint_url is None and settings.stage == "local" else None
+    return local_client(service, info) if info else aws.client(service, settings)
 
 
 def local_postgres() -> EmbeddedPostgres:

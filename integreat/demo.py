@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from integreat.context import local_client
+
 PASSWORD = "Demo-Passw0rd!2026"  # noqa: S105 (demo accounts on the local platform only)
 
 
@@ -36,16 +38,10 @@ class Demo:
     # --- plumbing -------------------------------------------------------------------------------
 
     def cognito(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "cognito-idp", endpoint_url=self.info["cognito_endpoint"], region_name=self.info["region"]
-        )
+        return local_client("cognito-idp", self.info, self.info["cognito_endpoint"])
 
     def aws(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.info["aws_endpoint"], region_name=self.info["region"])
+        return local_client(service, self.info)
 
     def client_id(self, app: str) -> str:
         return str(self.info["apps"][app][0])

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chalicelib import aws
 from chalicelib.db.tenant import Database
 from chalicelib.messaging import dlq as dead
 from chalicelib.messaging.inbox import read
 from chalicelib.messaging.publish import publish
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.slugs import validate_slug
+from integreat import context
 from integreat.commands.common import console, err, operator_url
 
 events_cli = typer.Typer(help="Cross-app events: publish, tail, dead letters.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def _queue_urls(which: str) -> tuple[str, str]:
     if which not in names:
         err.print("--queue is events or storage")
         raise typer.Exit(2)
-    sqs = aws.client("sqs", settings)
+    sqs = context.aws_client("sqs")
     name = names[which]
     return sqs.get_queue_url(QueueName=name)["QueueUrl"], sqs.get_queue_url(QueueName=f"{name}-dlq")[
         "QueueUrl"
@@ -55,7 +55,7 @@ def publish_event(
 
     database = Database(operator_url())
     specs = {slug: a.events for slug, a in database.registry.all().items() if a.status == "active"}
-    sqs = aws.client("sqs", get_settings())
+    sqs = context.aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName=get_settings().events_queue)["QueueUrl"]
     body = {
         "specversion": "1.0",
@@ -109,7 +109,7 @@ def dlq_list(queue: QueueOpt = "events") -> None:
     Example: integreat events dlq list --queue events
     """
     _, dlq_url = _queue_urls(queue)
-    letters = dead.peek(aws.client("sqs", get_settings()), dlq_url)
+    letters = dead.peek(context.aws_client("sqs"), dlq_url)
     table = Table("message id", "receives", "sent", "body")
     for letter in letters:
         table.add_row(letter.message_id, str(letter.receive_count), letter.sent_at, letter.body[:80])
@@ -123,7 +123,7 @@ def dlq_show(message_id: str, queue: QueueOpt = "events") -> None:
     Example: integreat events dlq show 059f36b4-87a3-44ab-83d2-661975830a7d
     """
     _, dlq_url = _queue_urls(queue)
-    for letter in dead.peek(aws.client("sqs", get_settings()), dlq_url):
+    for letter in dead.peek(context.aws_client("sqs"), dlq_url):
         if letter.message_id == message_id:
             console.print_json(letter.body)
             return
@@ -144,7 +144,7 @@ def dlq_redrive(
     """
     queue_url, dlq_url = _queue_urls(queue)
     moved = dead.redrive(
-        aws.client("sqs", get_settings()), dlq_url, queue_url, set(message_id) if message_id else None
+        context.aws_client("sqs"), dlq_url, queue_url, set(message_id) if message_id else None
     )
     console.print(f"moved {moved} message(s) back to the {queue} queue")
 
@@ -161,5 +161,5 @@ def dlq_purge(
     _, dlq_url = _queue_urls(queue)
     if not yes and not typer.confirm(f"Delete every message on the {queue} dead-letter queue?"):
         raise typer.Exit(1)
-    dead.purge(aws.client("sqs", get_settings()), dlq_url)
+    dead.purge(context.aws_client("sqs"), dlq_url)
     console.print(f"purged the {queue} dead-letter queue")

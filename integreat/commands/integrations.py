@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from chalicelib import aws
-from chalicelib.settings import get_settings
 from chalicelib.tenancy.manifest import load_manifest
+from integreat import context
 from integreat.commands.common import ManifestOpt, console, err
 
 integrations_cli = typer.Typer(help="Third-party integrations: list, set secrets.", no_args_is_help=True)
@@ -49,7 +48,7 @@ def set_secret(
     if not value:
         err.print("the secret is empty: pipe it on stdin")
         raise typer.Exit(2)
-    client = aws.client("secretsmanager", get_settings())
+    client = context.aws_client("secretsmanager")
     try:
         client.put_secret_value(SecretId=spec.secret, SecretString=value)
     except client.exceptions.ResourceNotFoundException:

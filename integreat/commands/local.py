@@ -44,11 +44,10 @@ def dev() -> None:
 
 def running() -> dict[str, Any]:
     """What `make dev` wrote about itself (`.integreat/platform.json`), or a clear error."""
-    path = context.state_dir() / "platform.json"
-    if not path.exists():
+    data = context.running_platform()
+    if data is None:
         err.print("the local platform is not running: start it with `make dev`")
         raise typer.Exit(1)
-    data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
@@ -95,12 +94,8 @@ def _health(api: str) -> bool:
 
 
 def _cognito() -> tuple[Any, dict[str, Any]]:
-    import boto3
-
     info = running()
-    return boto3.client(
-        "cognito-idp", endpoint_url=info["cognito_endpoint"], region_name=info["region"]
-    ), info
+    return context.local_client("cognito-idp", info, info["cognito_endpoint"]), info
 
 
 def _client_id(info: dict[str, Any], app: str) -> str:

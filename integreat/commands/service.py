@@ -46,7 +46,12 @@ def credentials(app: AppOpt, ttl: TtlOpt = 3600, as_json: bool = typer.Option(Fa
         "AWS_ACCESS_KEY_ID": issued.access_key_id,
         "AWS_SECRET_ACCESS_KEY": issued.secret_access_key,
         "AWS_SESSION_TOKEN": issued.session_token,
+        # Both: AWS CLI v1 reads only AWS_DEFAULT_REGION, the SDKs prefer AWS_REGION.
         "AWS_REGION": str(info["region"]),
+        "AWS_DEFAULT_REGION": str(info["region"]),
+        # The credentials are valid only here: every SDK and the CLI (botocore honours it for
+        # every service) then talk to the local platform, never to AWS.
+        "AWS_ENDPOINT_URL": str(info["aws_endpoint"]),
     }
     if as_json:
         print(json.dumps(values | {"Expiration": issued.expires_at}))
