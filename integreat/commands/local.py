@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
@@ -196,7 +195,6 @@ def demo() -> None:
         raise typer.Exit(1)
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: app.py lives here (editable install)
 OPENAPI_FILE = Path("docs/openapi.json")
 
 
@@ -209,12 +207,10 @@ def openapi(
 
     Example: integreat openapi --write
     """
-    # The console script does not put the checkout on sys.path; app.py (which registers every
-    # route) lives there, next to chalicelib/.
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
-    import app  # noqa: F401
     from chalicelib.gateway.openapi import document
+    from integreat.local.api_server import PROJECT_ROOT, load_app
+
+    load_app()  # registers every route
 
     text = json.dumps(document(), indent=2, sort_keys=True) + "\n"
     if write:

