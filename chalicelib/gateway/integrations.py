@@ -21,9 +21,14 @@ if TYPE_CHECKING:
 integrations = Blueprint(__name__)
 
 #: What a client may send through the proxy (Chalice refuses other request media types with 415).
+#: Text types only. `chalice deploy` requires one route's types to be all binary or all text
+#: (chalice/deploy/validate.py, `validate_route_content_types`), and binary is one API-wide list
+#: (`app.api.binary_types`, the API's binaryMediaTypes). Declaring JSON binary would base64 every
+#: JSON response of every route, which Chalice then answers only to an `Accept` naming a binary type.
+#: So a binary request body (octet-stream) is refused with 415 before any upstream call; a binary
+#: *answer* is still relayed (`_forward`, as octet-stream).
 CONTENT_TYPES = [
-    "application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml",
-    "application/octet-stream", "text/csv",
+    "application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml", "text/csv",
 ]  # fmt: skip
 #: ForwardError code -> status: the upstream failed (502) or was too slow (504); our input (400).
 _STATUS = {"upstream_timeout": 504, "invalid_upstream_path": 400, "invalid_upstream_header": 400}

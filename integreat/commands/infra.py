@@ -92,5 +92,7 @@ def stage_config(
         f"  aws secretsmanager get-secret-value --secret-id {values.get('RuntimeDatabaseSecretArn', '<arn>')}\n"
         "After `chalice deploy`, turn on partial batch responses (Chalice cannot):\n"
         "  aws lambda list-event-source-mappings --function-name <on_storage_event / on_cross_app_event>\n"
-        "  aws lambda update-event-source-mapping --uuid <uuid> --function-response-types ReportBatchItemFailures"
+        "  aws lambda update-event-source-mapping --uuid <uuid> --function-response-types ReportBatchItemFailures",
+        emoji=False,  # a secret's ARN holds ":secret:", which Rich would print as an emoji
+        markup=False,
     )

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.aws import client as aws_client
 from chalicelib.db.pool import connector
+from chalicelib.gateway.integrations import CONTENT_TYPES
 from chalicelib.identity.service_keys import ServiceKeys
 from chalicelib.integrations.model import IntegrationSpec
 from chalicelib.provisioning.integrations import sync_integrations
@@ -105,6 +106,31 @@ def test_a_body_is_relayed_and_an_oversized_one_is_413(
     before = len(upstream.requests)
     big = signed_api.http.post("/apps/church/integrations/standin/echo", headers=headers, body="x" * 101)
     assert big.status_code == 413
+    assert len(upstream.requests) == before
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+def test_a_body_of_every_accepted_type_reaches_the_upstream_byte_for_byte(
+    identity: IdentityPlatform, signer: Signer, signed_api: Any, upstream: StandInUpstream, content_type: str
+) -> None:
+    body = "Grüße, 東京"  # not ASCII: the text path must not re-encode it
+    headers = _member(identity, signer) | {"Content-Type": content_type}
+    response = signed_api.http.post("/apps/church/integrations/standin/echo", headers=headers, body=body)
+    assert response.status_code == 200, response.body
+    assert upstream.requests[-1].body == body.encode()
+
+
+def test_a_binary_body_is_refused_415_before_any_upstream_call(
+    identity: IdentityPlatform, signer: Signer, signed_api: Any, upstream: StandInUpstream
+) -> None:
+    # Binary request media types cannot share a route with text ones (`chalice deploy` refuses
+    # the route): see CONTENT_TYPES.
+    before = len(upstream.requests)
+    headers = _member(identity, signer) | {"Content-Type": "application/octet-stream"}
+    response = signed_api.http.post(
+        "/apps/church/integrations/standin/echo", headers=headers, body=b"\x00\xff"
+    )
+    assert response.status_code == 415
     assert len(upstream.requests) == before
 
 

@@ -102,7 +102,7 @@ def test_requests_arriving_on_a_kept_alive_connection_after_stop_get_503() -> No
     assert response.getheader("Retry-After") == "5"
     assert json.loads(response.read())["error"]["code"] == "stopping"
     conn.close()
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", api.port), timeout=2):
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", api.port), timeout=2):
         pass  # nothing listens any more
 
 
@@ -111,7 +111,9 @@ def _read_reply(sock: socket.socket) -> bytes:
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")))
+    length = int(
+        next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+    )
     while len(body) < length:
         body += sock.recv(65536)
     return head + b"\r\n\r\n" + body
