@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, Request, Response
 
 from chalicelib.gateway.errors import ApiError, request_id
 from chalicelib.gateway.params import integer, query
@@ -16,20 +16,36 @@ events = Blueprint(__name__)
 MAX_INBOX_PAGE = 100
 
 
-@route(events, "/apps/{app}/events", methods=["POST"], allow=MEMBER, service=SERVICE_OF_APP)
+#: Binary mode's Content-Type is the event's own `datacontenttype`, any media type (CloudEvents
+#: HTTP binding 3.1.1), and Chalice matches declared types exactly, with `*/*` its only wildcard;
+#: so the view admits every type and `messaging.binding` refuses (415) what it cannot read.
+#: `*/*` is not among API Gateway's binary types, which keeps the view's types consistent for
+#: `chalice deploy` (one binary and one text type in a view is an error there).
+ANY_MEDIA_TYPE = ["*/*"]
+
+
+@route(
+    events,
+    "/apps/{app}/events",
+    methods=["POST"],
+    allow=MEMBER,
+    service=SERVICE_OF_APP,
+    content_types=ANY_MEDIA_TYPE,
+)
 def publish_events(app: str) -> Response:
-    from chalicelib.messaging.publish import PublishRequestError, publish
+    """Publish 1 to 10 events (CloudEvents 1.0); the platform stamps `source` from the caller.
+    The CloudEvents HTTP binding in all three modes: structured (`application/cloudevents+json`,
+    one event), batch (`application/cloudevents-batch+json`, an array of 1 to 10) and binary
+    (`ce-specversion`, `ce-id`, `ce-type`, ... headers, the data as the body, its type the
+    Content-Type); or `application/json`, one event or an array. 202 when every event was sent,
+    207 when some were, 400 when none: `results` has an outcome per event."""
+    from chalicelib.messaging.publish import publish
 
     rt = runtime()
     rt.database.registry.get_active(app)
     request = events.current_request
     specs = {slug: a.events for slug, a in rt.database.registry.all().items() if a.status == "active"}
-    try:
-        outcomes = publish(
-            app, request.json_body if request else None, specs=specs, send_batch=rt.send_event_batch
-        )
-    except PublishRequestError as exc:  # not one event nor a batch of 1 to 10
-        raise ApiError(400, "invalid_events", str(exc)) from exc
+    outcomes = publish(app, _read_events(request), specs=specs, send_batch=rt.send_event_batch)
     accepted = all(o.status == "accepted" for o in outcomes)
     status = 202 if accepted else 400 if all(o.status == "rejected" for o in outcomes) else 207
     body: dict[str, Any] = {"results": [o.to_json() for o in outcomes]}
@@ -37,6 +53,17 @@ def publish_events(app: str) -> Response:
         message = "every event was rejected; `results` says why, per event"
         body["error"] = {"code": "events_rejected", "message": message, "request_id": request_id(request)}
     return Response(body=body, status_code=status)
+
+
+def _read_events(request: Request | None) -> list[Any]:
+    """The request's 1 to 10 events, in whichever mode it was sent; a 400 (or 415) if none."""
+    from chalicelib.messaging.binding import BindingError, read_events
+
+    headers, body = (request.headers, request.raw_body) if request else ({}, None)
+    try:
+        return read_events(headers, body, json_body=lambda: request.json_body if request else None)
+    except BindingError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from exc
 
 
 @route(events, "/apps/{app}/inbox", methods=["GET"], allow=MEMBER, service=SERVICE_OF_APP)

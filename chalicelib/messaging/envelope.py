@@ -264,13 +264,17 @@ def _data_problems(raw: dict[str, Any]) -> list[str]:
     data, content_type = raw.get("data"), raw.get("datacontenttype")
     if data is None:
         return []
-    # Structured mode carries non-JSON content as a string (CloudEvents JSON format, section 3.1);
-    # any "*/json" or "*+json" type is JSON. An invalid content type is reported on its own.
-    media = content_type.split(";", 1)[0].strip().lower() if _is_media_type(content_type) else "/json"
-    if not media.endswith(("/json", "+json")) and not isinstance(data, str):
+    # Structured mode carries non-JSON content as a string (CloudEvents JSON format, section 3.1).
+    # An invalid content type is reported on its own.
+    if _is_media_type(content_type) and not is_json_media(content_type) and not isinstance(data, str):
         return [f"data: with datacontenttype {show(content_type)} must be a string; got {show(data)}"]
     problem = _json_problem(data)
     return [] if problem is None else [problem]
+
+
+def is_json_media(content_type: str | None) -> bool:
+    """Whether data of this `datacontenttype` is JSON: any "*/json" or "*+json" type, or none."""
+    return content_type is None or content_type.split(";", 1)[0].strip().lower().endswith(("/json", "+json"))
 
 
 def _json_problem(data: Any) -> str | None:
