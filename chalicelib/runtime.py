@@ -129,7 +129,8 @@ class Runtime:
             db=self.database,
             objects=self.objects,
             api_role_id=self.settings.api_role_id,
-            trust_metadata_without_principal=self.settings.emulated,
+            # Bare moto (the test stage) names no writer; the local platform's S3 front does.
+            trust_metadata_without_principal=self.settings.stage == "test",
         )
 
     @cached_property

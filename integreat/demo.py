@@ -134,7 +134,8 @@ class Demo:
         status, signed = self.api("POST", "/apps/church/files/uploads", token,
                                   {"folder": "uploads/", "filename": "notes.txt", "content_type": "text/plain", "size": 11})  # fmt: skip
         check(status == 200, f"upload refused: {status} {signed}")
-        _post_form(signed["upload"]["url"], signed["upload"]["fields"], b"hello world")
+        answer = _post_form(signed["upload"]["url"], signed["upload"]["fields"], b"hello world")
+        check(answer in (200, 201, 204), f"S3 answered {answer}")
 
         def listed() -> bool:
             return signed["key"] in [
@@ -186,18 +187,22 @@ class Demo:
             {"folder": "uploads/", "filename": "x.txt", "content_type": "text/plain", "size": 1},
         )
         check(status == 403, f"events' token uploading into church answered {status}")
-        # church's own IAM role writing into events' folder: moto does not enforce IAM, so the
-        # platform's enforcement after upload is what stops it (on AWS the policy denies the PUT).
+        # church's own IAM role writing into events' folder: the local S3 front evaluates the
+        # role's policy as IAM does, so the PUT is refused and nothing lands (as on AWS).
         key = f"events/posters/intruder-{self.run_id}.png"
-        self.as_role("church").put_object(
+        code = _refusal(lambda: self.as_role("church").put_object(
             Bucket=self.info["bucket"], Key=key, Body=b"x", ContentType="image/png"
-        )
-
-        def moved() -> bool:
-            return _exists(self.aws("s3"), self.info["bucket"], f"_quarantine/{key}")
-
-        check(self.eventually(moved), f"{key} was not quarantined")
-        return "B's token on A's routes: 403; A's role writing into B's folder: quarantined"
+        ))  # fmt: skip
+        check(code == "AccessDenied", f"church's role writing into events/ got {code or 'no error'}")
+        check(not _exists(self.aws("s3"), self.info["bucket"], key), f"{key} landed anyway")
+        # A member's upload form, tampered to write into church's admin-only public/ folder.
+        status, signed = self.api("POST", "/apps/church/files/uploads", self.token("church", self.alice),
+                                  {"folder": "uploads/", "filename": "x.txt", "content_type": "text/plain", "size": 1})  # fmt: skip
+        check(status == 200, f"upload refused: {status} {signed}")
+        tampered = {**signed["upload"]["fields"], "key": f"church/public/forged-{self.run_id}.txt"}
+        answer = _post_form(signed["upload"]["url"], tampered, b"x")
+        check(answer == 403, f"a tampered upload form answered {answer}")
+        return "B's token on A's routes: 403; A's role writing into B's folder and a tampered form: 403 AccessDenied"
 
     def dataset(self) -> str:
         self.church_migration()
@@ -295,18 +300,21 @@ class Demo:
             conn.close()
 
     def as_role(self, app: str) -> Any:
-        """An S3 client holding the credentials of `app`'s IAM role (assumed through STS)."""
+        """An S3 client signing as `app`'s IAM role with the credentials the platform issues
+        (`integreat service credentials`), as the app's backend would."""
         import boto3
 
-        role = self.aws("iam").get_role(RoleName=f"integreat-local-app-{app}")["Role"]["Arn"]
-        creds = self.aws("sts").assume_role(RoleArn=role, RoleSessionName=f"{app}-demo")["Credentials"]
+        from integreat import context
+        from integreat.local.service_credentials import issue
+
+        creds = issue(context.state_dir(), self.info["roles"][app], 900)
         return boto3.client(
             "s3",
             endpoint_url=self.info["aws_endpoint"],
             region_name=self.info["region"],
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+            aws_session_token=creds.session_token,
         )
 
 
@@ -318,8 +326,19 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
         return False
 
 
-def _post_form(url: str, fields: dict[str, str], content: bytes) -> None:
-    """A multipart/form-data POST (what a browser sends for a presigned POST)."""
+def _refusal(call: Callable[[], Any]) -> str:
+    """The AWS error code `call` raised, or "" when it succeeded."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as exc:
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _post_form(url: str, fields: dict[str, str], content: bytes) -> int:
+    """A multipart/form-data POST (what a browser sends for a presigned POST); S3's status."""
     boundary = f"integreat{secrets.token_hex(8)}"
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
@@ -331,7 +350,10 @@ def _post_form(url: str, fields: dict[str, str], content: bytes) -> None:
         + b"\r\n"
     )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 (moto on loopback)
+    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 (loopback)
     request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        check(response.status in (200, 201, 204), f"S3 answered {response.status}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code

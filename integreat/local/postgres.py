@@ -63,8 +63,10 @@ def _wheel_binaries() -> Path:
 
 
 def searchable(path: Path) -> bool:
-    """Whether any user can traverse to `path` (every folder on the way has o+x)."""
-    return all(os.stat(folder).st_mode & 0o001 for folder in [path.resolve(), *path.resolve().parents])
+    """Whether any user can traverse to `path` (every existing folder on the way has o+x; one still
+    to be made gets 0755 from the usual umask)."""
+    resolved = path.resolve()
+    return all(os.stat(f).st_mode & 0o001 for f in [resolved, *resolved.parents] if f.exists())
 
 
 @functools.cache
