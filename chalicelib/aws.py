@@ -25,9 +25,16 @@ def client(service: str, settings: Settings | None = None) -> Any:
             found = _clients.get(key)
             if found is None:
                 import boto3  # lazy: see module docstring
+                from botocore.config import Config
 
+                # SigV4 for S3 presigning too: against a custom endpoint botocore would presign
+                # with SigV2, which S3 refuses for buckets made since 2020 (and the local front too).
+                config = Config(signature_version="s3v4") if service == "s3" else None
                 found = boto3.client(
-                    service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url
+                    service,
+                    region_name=settings.region,
+                    endpoint_url=settings.aws_endpoint_url,
+                    config=config,
                 )
                 _clients[key] = found
     return found
