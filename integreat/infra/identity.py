@@ -1,5 +1,7 @@
 """The one user pool and the identity pool.
 
+The pool's settings are `integreat/identity_pool.py`'s, which the local platform reads too.
+
 Per-app pieces (groups, app clients, app roles) are the provisioner's (DESIGN decision 7): adding
 an app needs no stack change. The identity pool's token-based role mapping names each app client,
 so the provisioner writes it as it creates the clients (`set_identity_pool_roles`, Type Token,
@@ -16,6 +18,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from integreat.identity_pool import POOL, PasswordPolicy
 from integreat.infra.data import removal
 from integreat.infra.stages import Stage
 
@@ -26,21 +29,30 @@ class Identity(NamedTuple):
     fallback_role: iam.Role  # what an identity gets when no app role applies: no permissions
 
 
+def _password_policy(policy: PasswordPolicy) -> cognito.PasswordPolicy:
+    return cognito.PasswordPolicy(
+        min_length=policy.min_length, require_lowercase=policy.require_lowercase,
+        require_uppercase=policy.require_uppercase, require_digits=policy.require_digits,
+        require_symbols=policy.require_symbols,
+        temp_password_validity=cdk.Duration.days(policy.temporary_password_days),
+    )  # fmt: skip
+
+
 def identity(scope: Construct, stage: Stage) -> Identity:
     pool = cognito.UserPool(
         scope, "Users", user_pool_name=f"{stage.prefix}-users",
-        # Essentials: the plan whose pre token generation takes the V2_0 event (access token claims).
-        feature_plan=cognito.FeaturePlan.ESSENTIALS,
-        self_sign_up_enabled=True,  # per app: the pre sign-up trigger refuses invite-only apps
-        sign_in_aliases=cognito.SignInAliases(email=True),
-        auto_verify=cognito.AutoVerifiedAttrs(email=True),
-        account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-        password_policy=cognito.PasswordPolicy(
-            min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True,
-            require_symbols=True, temp_password_validity=cdk.Duration.days(3),
+        feature_plan=getattr(cognito.FeaturePlan, POOL.feature_plan),
+        self_sign_up_enabled=POOL.self_sign_up,
+        sign_in_aliases=cognito.SignInAliases(
+            email="email" in POOL.username_attributes, phone="phone_number" in POOL.username_attributes
         ),
-        mfa=cognito.Mfa.OPTIONAL,
-        mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+        auto_verify=cognito.AutoVerifiedAttrs(
+            email="email" in POOL.auto_verified_attributes, phone="phone_number" in POOL.auto_verified_attributes
+        ),
+        account_recovery=getattr(cognito.AccountRecovery, POOL.recovery),
+        password_policy=_password_policy(POOL.password),
+        mfa=getattr(cognito.Mfa, POOL.mfa),
+        mfa_second_factor=cognito.MfaSecondFactor(sms=POOL.mfa_sms, otp=POOL.mfa_otp),
         deletion_protection=stage.retain,
         removal_policy=removal(stage),
     )  # fmt: skip

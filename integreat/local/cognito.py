@@ -4,7 +4,10 @@ moto never invokes Cognito triggers (DESIGN.md decision 8). This HTTP layer forw
 to moto unchanged, except the operations in `OPERATIONS`, around which it runs the real handlers
 with Cognito's event shapes (tests/events/), then re-mints the tokens with the pre-token claims,
 signed with a local key whose JWKS it serves instead of moto's: the API accepts only tokens that
-went through the triggers. Any AWS JSON 1.1 client works, signed or not (boto3, Amplify JS).
+went through the triggers. Any AWS JSON 1.1 client works, signed or not (boto3, Amplify JS,
+amazon-cognito-identity-js, pycognito). What moto gets wrong for those clients is answered here or
+in `cognito_flows.py`: USER_SRP_AUTH (moto checks no proof), GetTokensFromRefreshToken and
+RevokeToken (moto lacks them), and every answer is JSON in Cognito's error shape.
 """
 
 from __future__ import annotations
@@ -14,19 +17,39 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from email.message import Message
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 
 from chalicelib.observability import logger, start_invocation
-from integreat.local.jwt import ACCESS_TOKEN, ID_TOKEN, SigningKey, claims_of, reminted
+from integreat.local import cognito_flows as flows
+from integreat.local.cognito_srp import Passwords, SrpSignIn
+from integreat.local.cognito_wire import (
+    CognitoError,
+    Event,
+    Exchange,
+    Reply,
+    as_json,
+    error,
+    handler_class,
+    ok,
+    params_of,
+)  # fmt: skip
+from integreat.local.jwt import (
+    ACCESS_TOKEN,
+    ID_TOKEN,
+    SigningKey,
+    SignIns,
+    claims_of,
+    cognito_claims,
+    reminted,
+)
+from integreat.local.moto_users import InProcessMoto
 
-Event = dict[str, Any]
 RunTrigger = Callable[[str, Event], Event]
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -53,19 +76,6 @@ class TriggerError(Exception):
     """A trigger raised: the client gets UserLambdaValidationException with this message."""
 
 
-class Exchange(NamedTuple):
-    method: str
-    path: str
-    headers: Message  # case-insensitive look-ups
-    body: bytes
-
-
-class Reply(NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
 class LocalCognito:
     """moto's Cognito behind an HTTP layer that fires Integreat's triggers (see module docstring).
 
@@ -83,6 +93,7 @@ class LocalCognito:
         key_file: Path,
         run_trigger: RunTrigger,
         region: str = "eu-west-1",
+        passwords: Passwords | None = None,
     ) -> None:
         if host not in LOOPBACK:
             raise LocalCognitoError(f"the local Cognito layer listens on loopback only, not {host}")
@@ -92,10 +103,13 @@ class LocalCognito:
         self._run_trigger = run_trigger
         self.region = region
         # moto accepts any credentials: never send the developer's real ones, even to loopback.
-        self._moto = boto3.client(
+        self.moto = boto3.client(
             "cognito-idp", endpoint_url=moto_url, region_name=region,
             aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106
         )  # fmt: skip
+        self.in_process = InProcessMoto()
+        self.srp = SrpSignIn(self.moto, passwords or self.in_process)
+        self._sign_ins = SignIns()
         self._pools: dict[str, str] = {}  # app client id -> user pool id
         self._issued: dict[str, str] = {}  # re-minted access token -> moto's (see _with_moto_token)
         self._lock = threading.Lock()
@@ -104,7 +118,7 @@ class LocalCognito:
 
     def start(self) -> str:
         """Serve in a daemon thread; returns the base URL, e.g. http://127.0.0.1:4567."""
-        self._server = ThreadingHTTPServer(self._address, _handler(self))
+        self._server = ThreadingHTTPServer(self._address, handler_class(self.handle))
         host, port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"local-cognito-{port}")
         self._thread.daemon = True
@@ -127,17 +141,24 @@ class LocalCognito:
             return Reply(200, [("Content-Type", "application/json")], json.dumps(self.jwks()).encode())
         target = exchange.headers.get("X-Amz-Target", "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
-        params = _params(exchange.body) if operation else {}
-        exchange = self._with_moto_token(exchange, params)
+        params = params_of(exchange.body) if operation else {}
+        moto_exchange = self._with_moto_token(exchange, params)
         try:
-            return OPERATIONS.get(operation, LocalCognito._forward)(self, exchange, params)
+            reply = OPERATIONS.get(operation, LocalCognito.forward)(self, moto_exchange, params)
         except TriggerError as exc:
-            return _error(400, "UserLambdaValidationException", str(exc))
+            return error(400, "UserLambdaValidationException", str(exc))
+        except CognitoError as exc:
+            return error(exc.status, exc.code, exc.message)
         except Exception:
             logger.exception("local cognito failed", extra={"operation": operation})
-            return _error(500, "InternalErrorException", "the local Cognito layer failed: see its log")
+            return error(500, "InternalErrorException", "the local Cognito layer failed: see its log")
+        if not operation:
+            return reply
+        return flows.worded(
+            as_json(reply, operation), operation, params, self.was_issued(params.get("AccessToken"))
+        )
 
-    def _forward(self, exchange: Exchange, params: Event | None = None) -> Reply:
+    def forward(self, exchange: Exchange, params: Event | None = None) -> Reply:
         dropped = NOT_FORWARDED | {"accept-encoding"}  # identity encoding: token responses are read here
         headers = {k: v for k, v in exchange.headers.items() if k.lower() not in dropped}
         if "X-Amz-Target" in exchange.headers and "Authorization" not in exchange.headers:
@@ -156,12 +177,12 @@ class LocalCognito:
     def _sign_up(self, exchange: Exchange, params: Event) -> Reply:
         # Forwarded first, and the user deleted again on a refusal: where email is the username,
         # Cognito's userName is an id moto generates, and every trigger must see the same one.
-        reply = self._forward(exchange)
+        reply = self.forward(exchange)
         client_id = str(params.get("ClientId", ""))
-        pool = self._pool_for_client(client_id)
+        pool = self.pool_for_client(client_id)
         if reply.status != 200 or pool is None:
             return reply
-        user = self._moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
+        user = self.moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
         attributes = {k: v for k, v in _flatten(user["UserAttributes"]).items() if k != "sub"}
         validation = _flatten(params.get("ValidationData")) or None
         metadata = params.get("ClientMetadata") or {}
@@ -171,39 +192,53 @@ class LocalCognito:
         try:
             self._fire("pre_sign_up", event)
         except TriggerError:
-            self._moto.admin_delete_user(UserPoolId=pool, Username=user["Username"])
+            self.moto.admin_delete_user(UserPoolId=pool, Username=user["Username"])
             raise
         return reply
 
-    def _confirmed(self, exchange: Exchange, params: Event, source: str) -> Reply:
-        """Forward, then post confirmation; a trigger error leaves the user confirmed, as in Cognito."""
-        reply = self._forward(exchange)
+    def _confirmed(self, exchange: Exchange, params: Event, source: str, by_code: bool = False) -> Reply:
+        """Forward, then post confirmation; a trigger error leaves the user confirmed, as in Cognito.
+        A code the user typed (`by_code`) verifies the attribute it went to, as Cognito's does."""
+        reply = self.forward(exchange)
         client_id = str(params.get("ClientId") or NO_CLIENT)
-        pool = params.get("UserPoolId") or self._pool_for_client(client_id)
+        pool = params.get("UserPoolId") or self.pool_for_client(client_id)
         if reply.status != 200 or not isinstance(pool, str):
             return reply
-        user = self._moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
+        if by_code:
+            flows.verify_email(self.moto, pool, params["Username"])
+        user = self.moto.admin_get_user(UserPoolId=pool, Username=params["Username"])
         request = {"userAttributes": _attributes(user), "clientMetadata": params.get("ClientMetadata") or {}}
         self._fire("post_confirmation", self._event(source, pool, user, client_id, request, {}))
         return reply
 
-    def _tokens(self, exchange: Exchange, params: Event) -> Reply:
+    def tokens(self, exchange: Exchange, params: Event) -> Reply:
         """Forward; when moto issues tokens, run pre token generation and re-mint them."""
-        reply = self._forward(exchange)
-        body = _params(reply.body) if reply.status == 200 else {}
+        return self.reminted(self.forward(exchange), params)
+
+    def reminted(self, reply: Reply, params: Event) -> Reply:
+        """moto's `reply` with its tokens re-minted through pre token generation (`params`: the
+        client's request, which decides the trigger source); any other reply unchanged."""
+        body = params_of(reply.body) if reply.status == 200 else {}
         result = body.get("AuthenticationResult")
         if not isinstance(result, dict) or not (result.get("IdToken") and result.get("AccessToken")):
             return reply
-        access, id_claims = claims_of(result["AccessToken"]), claims_of(result["IdToken"])
-        event = self._fire("pre_token_generation", self._token_event(params, access))
-        details = (event.get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
-        minted = self._key.sign(reminted(access, details, ACCESS_TOKEN))
+        access = claims_of(result["AccessToken"])
+        event = self._token_event(params, access)
+        user = event["request"]["userAttributes"]  # as sent: what the trigger returns is its answer only
+        answer = self._fire("pre_token_generation", event)
+        details = (answer.get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
+        sign_in = self._sign_ins.of(access, refreshed=_token_source(params) == REFRESH_SOURCE)
+
+        def mint(claims: dict[str, Any], kind: str) -> str:
+            return self._key.sign(cognito_claims(reminted(claims, details, kind), kind, sign_in, user))
+
+        minted = mint(access, ACCESS_TOKEN)
         with self._lock:
             self._issued[minted] = result["AccessToken"]
             if len(self._issued) > MAX_REMEMBERED_TOKENS:
                 del self._issued[next(iter(self._issued))]  # the oldest
-        result.update(AccessToken=minted, IdToken=self._key.sign(reminted(id_claims, details, ID_TOKEN)))
-        return reply._replace(body=json.dumps(body).encode())
+        result.update(AccessToken=minted, IdToken=mint(claims_of(result["IdToken"]), ID_TOKEN))
+        return ok(body)
 
     def _event(self, source: str, pool: str, user: Event, client: str, req: Event, resp: Event) -> Event:
         """A trigger event as Cognito builds it (the shapes of tests/events/)."""
@@ -216,8 +251,8 @@ class LocalCognito:
     def _token_event(self, params: Event, access: dict[str, Any]) -> Event:
         """A V2_0 pre token generation event for the user and client of moto's access token."""
         pool = str(access["iss"]).rsplit("/", 1)[-1]
-        user = self._moto.admin_get_user(UserPoolId=pool, Username=access["username"])
-        paginator = self._moto.get_paginator("admin_list_groups_for_user")
+        user = self.moto.admin_get_user(UserPoolId=pool, Username=access["username"])
+        paginator = self.moto.get_paginator("admin_list_groups_for_user")
         pages = paginator.paginate(UserPoolId=pool, Username=user["Username"])
         groups, scopes = [g["GroupName"] for page in pages for g in page["Groups"]], access["scope"].split()
         config = {"groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": None}
@@ -236,10 +271,10 @@ class LocalCognito:
             label = name.title().replace("_", "")  # pre_sign_up -> PreSignUp
             raise TriggerError(f"{label} failed with error {exc}.") from exc
 
-    def _pool_for_client(self, client_id: str) -> str | None:
+    def pool_for_client(self, client_id: str) -> str | None:
         if client_id not in self._pools:  # looked up again on a miss: apps are added while it runs
-            pools = self._moto.get_paginator("list_user_pools").paginate(MaxResults=60)
-            clients = self._moto.get_paginator("list_user_pool_clients")
+            pools = self.moto.get_paginator("list_user_pools").paginate(MaxResults=60)
+            clients = self.moto.get_paginator("list_user_pool_clients")
             self._pools = {
                 client["ClientId"]: pool["Id"]
                 for page in pools
@@ -248,6 +283,11 @@ class LocalCognito:
                 for client in found["UserPoolClients"]
             }
         return self._pools.get(client_id)
+
+    def was_issued(self, token: Any) -> bool:
+        """Whether the layer minted `token` (so an error about it means revoked, not invalid)."""
+        with self._lock:
+            return str(token) in self._issued
 
     def _with_moto_token(self, exchange: Exchange, params: Event) -> Exchange:
         """The request with moto's own access token in place of the one re-minted from it: moto
@@ -262,49 +302,26 @@ class LocalCognito:
 Operation = Callable[[LocalCognito, Exchange, Event], Reply]
 OPERATIONS: dict[str, Operation] = {
     "SignUp": LocalCognito._sign_up,
-    "ConfirmSignUp": partial(LocalCognito._confirmed, source=CONFIRM_SIGN_UP),
+    "ConfirmSignUp": partial(LocalCognito._confirmed, source=CONFIRM_SIGN_UP, by_code=True),
     "AdminConfirmSignUp": partial(LocalCognito._confirmed, source=CONFIRM_SIGN_UP),
     "ConfirmForgotPassword": partial(LocalCognito._confirmed, source=CONFIRM_RESET),
-    "InitiateAuth": LocalCognito._tokens,
-    "AdminInitiateAuth": LocalCognito._tokens,
-    "RespondToAuthChallenge": LocalCognito._tokens,
-    "AdminRespondToAuthChallenge": LocalCognito._tokens,
-    "GetTokensFromRefreshToken": LocalCognito._tokens,
+    "InitiateAuth": flows.initiate_auth,
+    "AdminInitiateAuth": flows.initiate_auth,
+    "RespondToAuthChallenge": flows.respond_to_auth_challenge,
+    "AdminRespondToAuthChallenge": flows.respond_to_auth_challenge,
+    "GetTokensFromRefreshToken": flows.get_tokens_from_refresh_token,
+    "RevokeToken": flows.revoke_token,
+    "ForgotPassword": flows.forgot_password,
 }
+REFRESH_SOURCE = "TokenGeneration_RefreshTokens"
 
 
 def _token_source(params: Event) -> str:
     if params.get("AuthFlow") in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN") or "RefreshToken" in params:
-        return "TokenGeneration_RefreshTokens"
+        return REFRESH_SOURCE
     if params.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
         return "TokenGeneration_NewPasswordChallenge"
     return "TokenGeneration_Authentication"
-
-
-def _handler(layer: LocalCognito) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            reply = layer.handle(Exchange(self.command, self.path, self.headers, body))
-            self.send_response(reply.status)
-            for name, value in [*reply.headers, ("Content-Length", str(len(reply.body)))]:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(b"" if self.command == "HEAD" else reply.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-        def log_message(self, format: str, *args: Any) -> None: ...  # silent: never a request's tokens
-
-    return Handler
-
-
-def _params(body: bytes) -> Event:
-    try:
-        value = json.loads(body or b"{}")
-    except ValueError:
-        return {}  # forwarded as it is: moto answers with the protocol's error
-    return value if isinstance(value, dict) else {}
 
 
 def _attributes(user: Event) -> dict[str, str]:
@@ -313,8 +330,3 @@ def _attributes(user: Event) -> dict[str, str]:
 
 def _flatten(pairs: Any) -> dict[str, str]:
     return {str(p["Name"]): str(p["Value"]) for p in pairs or []}
-
-
-def _error(status: int, code: str, message: str) -> Reply:
-    headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
-    return Reply(status, headers, json.dumps({"__type": code, "message": message}).encode())

@@ -7,8 +7,10 @@ import base64
 import hashlib
 import json
 import os
+import threading
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -33,8 +35,62 @@ PROTECTED = frozenset(
         "scope",
         "username",
         "cognito:username",
+        "auth_time",
+        "origin_jti",
+        "event_id",
+        "version",
+        "identities",
+        "nbf",
     }
 )
+MAX_REMEMBERED_SIGN_INS = 10_000
+
+
+class SignIn(NamedTuple):
+    """What Cognito keeps for all the tokens of one authentication, refreshes included."""
+
+    event_id: str
+    auth_time: int
+
+
+class SignIns:
+    """Each authentication's event id and time, by moto's `origin_jti` (which its refreshed
+    tokens keep): a refreshed token carries the `auth_time` of the sign-in, as in Cognito."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, SignIn] = {}
+        self._lock = threading.Lock()
+
+    def of(self, claims: dict[str, Any], refreshed: bool) -> SignIn:
+        origin = str(claims.get("origin_jti", ""))
+        with self._lock:
+            known = self._known.get(origin) if refreshed else None
+            if known is None:  # a new sign-in, or one from before a restart
+                known = SignIn(str(uuid.uuid4()), int(claims.get("auth_time") or claims["iat"]))
+                self._known[origin] = known
+                if len(self._known) > MAX_REMEMBERED_SIGN_INS:
+                    del self._known[next(iter(self._known))]
+        return known
+
+
+def cognito_claims(
+    claims: dict[str, Any], kind: str, sign_in: SignIn, attributes: dict[str, str]
+) -> dict[str, Any]:
+    """The claims real Cognito tokens carry that moto's lack or get wrong (AWS developer guide,
+    "Understanding the access token" / "the identity token"): `version` 2 (access), `event_id`,
+    the sign-in's `auth_time`, and in the ID token the user's `email` (moto writes the username
+    there when e-mail is the username) with `email_verified` a boolean (`attributes`: the user's)."""
+    out = {**claims, "event_id": sign_in.event_id, "auth_time": sign_in.auth_time}
+    if kind == ACCESS_TOKEN:
+        out["version"] = 2
+        return out
+    for name in ("email", "phone_number"):
+        out.pop(name, None)
+        out.pop(f"{name}_verified", None)
+        if name in attributes:
+            out[name] = attributes[name]
+            out[f"{name}_verified"] = attributes.get(f"{name}_verified", "false").lower() == "true"
+    return out
 
 
 class KeyFileError(Exception):
@@ -55,7 +111,7 @@ class SigningKey:
         return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": n, "e": e}]}
 
     def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
+        header = {"kid": self.kid, "alg": "RS256"}  # Cognito's header: no "typ"
         signed = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
         signature = self._key.sign(signed.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
         return f"{signed}.{_b64(signature)}"

@@ -168,23 +168,46 @@ class LocalPlatform:
             return self.aws_endpoint
         from moto.server import ThreadedMotoServer
 
-        for key, value in (
-            ("AWS_ACCESS_KEY_ID", "local"),
-            ("AWS_SECRET_ACCESS_KEY", "local"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            os.environ.setdefault(key, value)
+        from integreat.context import LOCAL_CREDENTIALS
+        from integreat.local.postgres import free_port
+
+        # The S3 front admits only the keys the platform knows: this process always signs with
+        # the local key, whatever the developer's shell holds (and never sends real ones).
+        os.environ["AWS_ACCESS_KEY_ID"] = LOCAL_CREDENTIALS["aws_access_key_id"]
+        os.environ["AWS_SECRET_ACCESS_KEY"] = LOCAL_CREDENTIALS["aws_secret_access_key"]
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         from integreat.local import snapshot
 
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
+        internal = free_port()  # moto itself; clients reach it through the front on ports.moto
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=internal, verbose=False)
         server.start()
         self._stops.append(server.stop)
         pools = snapshot.restore_pools(self._snapshots, region=REGION)
         self._owns_moto = True
         if pools:
             progress(f"moto: restored {pools} user pool(s) from {self._snapshots}")
-        progress(f"moto: http://127.0.0.1:{self.ports.moto} (every AWS service)")
-        return f"http://127.0.0.1:{self.ports.moto}"
+        endpoint = self._aws_front(f"http://127.0.0.1:{internal}")
+        progress(f"aws: {endpoint} (moto; S3 signed, IAM-checked and notifying as in AWS)")
+        return endpoint
+
+    def _aws_front(self, moto_url: str) -> str:
+        """The platform's AWS endpoint: moto behind the S3 front (integreat/local/aws_front.py)."""
+        from integreat.context import LOCAL_CREDENTIALS
+        from integreat.local.aws_front import local_front
+        from integreat.local.service_credentials import load_or_create_key
+
+        keys = {LOCAL_CREDENTIALS["aws_access_key_id"]: LOCAL_CREDENTIALS["aws_secret_access_key"]}
+        front = local_front(
+            moto_url,
+            port=self.ports.moto,
+            region=REGION,
+            platform_keys=keys,
+            platform_principal=f"AWS:{MOTO_SENDER_ID}",  # the local api_role_id: the API's "role"
+            service_key=load_or_create_key(self.state_dir),
+        )
+        url = front.start()
+        self._stops.append(front.stop)
+        return url
 
     def _provision(self, operator_url: str, endpoint: str, progress: Callable[[str], None]) -> Settings:
         from chalicelib.aws import client
@@ -195,6 +218,7 @@ class LocalPlatform:
         from chalicelib.provisioning.storage import ensure_storage
         from chalicelib.tenancy.manifest import load_manifest
         from integreat.context import login_url
+        from integreat.identity_pool import create_user_pool_kwargs
 
         base = Settings(stage="local", region=REGION, aws_endpoint_url=endpoint, database_url=operator_url)
         cognito = client("cognito-idp", base)
@@ -202,10 +226,8 @@ class LocalPlatform:
             (p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME),
             None,
         )
-        pool = (
-            pool
-            or cognito.create_user_pool(PoolName=POOL_NAME, UsernameAttributes=["email"])["UserPool"]["Id"]
-        )
+        # The production pool's settings (integreat/identity_pool.py), read by the CDK stack too.
+        pool = pool or cognito.create_user_pool(**create_user_pool_kwargs(POOL_NAME))["UserPool"]["Id"]
         ensure_storage(
             client("s3", base), client("sqs", base), bucket=BUCKET, queue=STORAGE_QUEUE, region=REGION
         )
