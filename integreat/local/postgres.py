@@ -72,22 +72,28 @@ def searchable(path: Path) -> bool:
 @functools.cache
 def _reachable_copy(bin_dir: Path) -> Path:
     """The wheel's install tree (bin, lib, share: the binaries find the rest relative to
-    themselves) copied once under SERVER_HOME; concurrent runs race safely to one rename."""
+    themselves) and the wheel's bundled libraries (`<package>.libs`, which the binaries' RPATH
+    names as `$ORIGIN/../../../<package>.libs`), copied once under SERVER_HOME in the same layout;
+    concurrent runs race safely to one rename."""
     install = bin_dir.parent
+    package = install.parent
     stat = (bin_dir / "postgres").stat()
     digest = hashlib.sha256(f"{install.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
-    target = _public_dir(SERVER_HOME / "bin") / f"{install.name}-{digest[:12]}"
-    if not (target / "bin" / "postgres").exists():
+    target = _public_dir(SERVER_HOME / "bin") / digest[:16]
+    if not (target / package.name / install.name / "bin" / "postgres").exists():
         scratch = target.with_name(f".{target.name}.{os.getpid()}")
         shutil.rmtree(scratch, ignore_errors=True)
-        shutil.copytree(install, scratch, symlinks=True)
+        shutil.copytree(install, scratch / package.name / install.name, symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.is_dir():
+            shutil.copytree(libs, scratch / libs.name, symlinks=True)
         for folder, _, _ in os.walk(scratch):
             os.chmod(folder, 0o755)  # noqa: S103 (binaries, readable by the server's user)
         try:
             scratch.rename(target)
         except OSError:  # another run renamed first: its copy is the same
             shutil.rmtree(scratch, ignore_errors=True)
-    return target / "bin"
+    return target / package.name / install.name / "bin"
 
 
 def _public_dir(path: Path) -> Path:
