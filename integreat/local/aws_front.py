@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import http.client
 import re
-import threading
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +31,7 @@ from integreat.local.s3_auth import (
 from integreat.local.s3_errors import S3Error
 from integreat.local.s3_events import Notifications, Written
 from integreat.local.s3_post import check_policy, is_form_post, parse_form
+from integreat.local.serving import ServerThread
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # Hop-by-hop headers (RFC 9110 7.6.1), and those the front sets itself.
@@ -87,24 +87,13 @@ class AwsFront:
         self._keyring, self._policies, self._notifications = keyring, policies, notifications
         self._s3 = s3  # moto's S3, behind the front: heads of written objects
         self.region = region
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ServerThread(self._address, _handler(self), "aws-front")
 
     def start(self) -> str:
-        self._server = ThreadingHTTPServer(self._address, _handler(self))
-        host, port = self._server.server_address[:2]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"aws-front-{port}", daemon=True
-        )
-        self._thread.start()
-        return f"http://{host!s}:{port}"
+        return self._serving.start()
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-        self._server = self._thread = None
+        self._serving.stop()
 
     def handle(self, exchange: Exchange) -> Reply:
         if not is_s3(exchange):

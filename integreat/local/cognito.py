@@ -18,7 +18,6 @@ import re
 import threading
 from collections.abc import Callable
 from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +48,7 @@ from integreat.local.jwt import (
     reminted,
 )
 from integreat.local.moto_users import InProcessMoto
+from integreat.local.serving import ServerThread
 
 RunTrigger = Callable[[str, Event], Event]
 
@@ -113,24 +113,14 @@ class LocalCognito:
         self._pools: dict[str, str] = {}  # app client id -> user pool id
         self._issued: dict[str, str] = {}  # re-minted access token -> moto's (see _with_moto_token)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ServerThread(self._address, handler_class(self.handle), "local-cognito")
 
     def start(self) -> str:
         """Serve in a daemon thread; returns the base URL, e.g. http://127.0.0.1:4567."""
-        self._server = ThreadingHTTPServer(self._address, handler_class(self.handle))
-        host, port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"local-cognito-{port}")
-        self._thread.daemon = True
-        self._thread.start()
-        return f"http://{host!s}:{port}"
+        return self._serving.start()
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-        self._server = self._thread = None
+        self._serving.stop()
 
     def jwks(self) -> dict[str, Any]:
         return self._key.jwks()
