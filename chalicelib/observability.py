@@ -28,6 +28,7 @@ DENIALS = "Denials"
 QUARANTINES = "Quarantines"
 DELIVERIES = "Deliveries"
 DLQ_ARRIVALS = "DlqArrivals"
+SERVER_ERRORS = "ServerErrors"  # a 500 from the API: a fault of ours, never of the client's input
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|credential|api[_-]?key", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)

@@ -13,7 +13,14 @@ from contextvars import ContextVar
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
-from chalicelib.gateway.errors import chalice_error, database_unavailable, error_response
+from chalicelib.gateway.errors import (
+    ApiError,
+    chalice_error,
+    database_unavailable,
+    error_response,
+    unexpected,
+)
+from chalicelib.gateway.params import check_request
 from chalicelib.gateway.policy import policy_for
 from chalicelib.identity.tokens import Caller, TokenError
 from chalicelib.observability import DENIALS, count, logger, start_invocation
@@ -40,6 +47,19 @@ def bearer_token(request: Request) -> str | None:
 
 @authz.middleware("http")
 def authorize(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Check the request's text, authorize it, and answer in the one error shape whatever is
+    raised here: an exception escaping a middleware is Chalice's own 500 (issue 14: a token with
+    deeply nested JSON), which would also skip the request's log line."""
+    try:
+        check_request(request)  # before any of it reaches a log line (the path's app is on each)
+        return _authorize(request, get_response)
+    except ApiError as exc:
+        return _refuse(request, exc)
+    except Exception as exc:
+        return unexpected(request, exc)
+
+
+def _authorize(request: Request, get_response: Callable[[Request], Response]) -> Response:
     path_app = (request.uri_params or {}).get("app")
     start_invocation(request.context.get("requestId"), path_app)
     policy = policy_for(request.context.get("resourcePath"), request.method)
@@ -101,6 +121,14 @@ def _service_caller(request: Request) -> Caller | Response:
     if record is None:
         return _deny(request, 403, "unknown_principal", "the signing role belongs to no active app", path_app)
     return Caller(role_id, f"{record.slug} service", record.slug, (), False, "", "service", True)
+
+
+def _refuse(request: Request, exc: ApiError) -> Response:
+    """Input the boundary refused: not a denial (no Denials metric), and no app on the log line."""
+    start_invocation(request.context.get("requestId"))
+    logger.info("request refused", extra={"status": exc.status, "code": exc.code,
+                                          "route": request.context.get("resourcePath")})  # fmt: skip
+    return error_response(request, exc.status, exc.code, exc.message)
 
 
 def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:

@@ -12,7 +12,9 @@ from typing import Any
 from chalice.app import ChaliceViewError, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
+from chalicelib.inputs import InputError, text_problem
 from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
+from chalicelib.observability import SERVER_ERRORS, count, logger
 from chalicelib.storage.errors import StorageRefusal, StorageRequestError
 from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError
 
@@ -27,6 +29,7 @@ class ApiError(Exception):
 
 #: Domain error class -> (status, code). The first matching class (in MRO order) wins.
 TRANSLATIONS: dict[type[BaseException], tuple[int, str]] = {
+    InputError: (400, "invalid_request"),
     InvalidSlugError: (400, "invalid_app"),
     UnknownAppError: (404, "unknown_app"),
     UnknownUserError: (404, "unknown_user"),
@@ -80,3 +83,39 @@ def translate(request: Request | None, exc: BaseException) -> Response | None:
             status, code = TRANSLATIONS[cls]
             return error_response(request, status, code, str(exc))
     return None
+
+
+#: SQLSTATE class 22, "data exception": Postgres refused a value we sent it (invalid text for
+#: the type, a character the encoding lacks, a number out of range), i.e. the client's input.
+_DATA_EXCEPTION = "22"
+
+
+def input_fault(exc: BaseException) -> bool:
+    """Whether an exception nobody translated was caused by the client's input, not by us.
+
+    RecursionError (deep JSON), UnicodeError (a lone surrogate meeting UTF-8), psycopg2's
+    ValueError "A string literal cannot contain NUL (0x00) characters", a Postgres data exception.
+    """
+    if isinstance(exc, RecursionError | UnicodeError):
+        return True
+    if type(exc) is ValueError and "NUL" in str(exc):
+        return True
+    return str(getattr(exc, "pgcode", None) or "").startswith(_DATA_EXCEPTION)
+
+
+def unexpected(request: Request | None, exc: BaseException) -> Response:
+    """The last line of defence: an error no handler translated. Caused by input: logged and a
+    400 `invalid_request`; any other: logged with its stack, counted (`ServerErrors`), a 500.
+    The exception's text is never sent: it can hold the driver's or the server's details."""
+    rid = request_id(request)
+    if input_fault(exc):
+        logger.warning("input the boundary let through", exc_info=exc, extra={"request_id": rid})
+        message = (
+            "the request holds input that cannot be processed (NUL, an unpaired surrogate, deep"
+            " nesting or a malformed value): correct it; quote the request id if it is well formed"
+        )
+        return error_response(request, 400, "invalid_request", message)
+    logger.error("unhandled error", exc_info=exc, extra={"request_id": rid})
+    app = ((request.uri_params or {}) if request is not None else {}).get("app")
+    count(SERVER_ERRORS, app if app is not None and text_problem(app) is None else None)
+    return error_response(request, 500, "internal_error", "internal error; quote the request id")

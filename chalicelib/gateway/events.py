@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.gateway.errors import ApiError, request_id
-from chalicelib.gateway.params import integer, query
+from chalicelib.gateway.params import integer, json_body, query
 from chalicelib.gateway.policy import MEMBER, SERVICE_OF_APP, route
 from chalicelib.runtime import runtime
 
@@ -61,7 +61,7 @@ def _read_events(request: Request | None) -> list[Any]:
 
     headers, body = (request.headers, request.raw_body) if request else ({}, None)
     try:
-        return read_events(headers, body, json_body=lambda: request.json_body if request else None)
+        return read_events(headers, body, json_body=lambda: json_body(request))
     except BindingError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
 

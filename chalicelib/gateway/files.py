@@ -8,7 +8,7 @@ from chalice.app import Blueprint
 
 from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.errors import ApiError
-from chalicelib.gateway.params import integer, query
+from chalicelib.gateway.params import integer, json_body, query
 from chalicelib.gateway.policy import MEMBER, route
 from chalicelib.runtime import runtime
 
@@ -34,7 +34,7 @@ def create_upload(app: str) -> dict[str, Any]:
     from chalicelib.storage import uploads
 
     runtime().database.registry.get_active(app)
-    request = uploads.parse_upload(files.current_request.json_body if files.current_request else None)
+    request = uploads.parse_upload(json_body(files.current_request))
     actor = _actor()
     key, folder = uploads.authorize_upload(app, _storage(), request, actor)
     form = runtime().objects.presigned_post(

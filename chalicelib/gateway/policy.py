@@ -21,9 +21,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from chalice.app import Blueprint, IAMAuthorizer
 
-from chalicelib.gateway.errors import error_response, translate
+from chalicelib.gateway.errors import translate, unexpected
 from chalicelib.identity.tokens import ACCESS, Caller
-from chalicelib.observability import logger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,12 +140,7 @@ def _translated(bp: Blueprint, view: F) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except Exception as exc:
             response = translate(bp.current_request, exc)
-            if response is None:
-                logger.exception("unhandled error")
-                return error_response(
-                    bp.current_request, 500, "internal_error", "internal error; quote the request id"
-                )
-            return response
+            return response if response is not None else unexpected(bp.current_request, exc)
 
     return translated
 

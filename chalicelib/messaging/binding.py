@@ -15,15 +15,15 @@ and the type must be one the app publishes. Spec: github.com/cloudevents/spec v1
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from chalicelib.inputs import InputError, clean_text, decode_json
 from chalicelib.messaging.envelope import JSON_CONTENT_TYPE, SPECVERSION, is_json_media
 from chalicelib.messaging.publish import MAX_BATCH, PublishRequestError, as_batch
-from chalicelib.messaging.spec import cut, show
+from chalicelib.messaging.spec import show
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -188,11 +188,9 @@ def _utf8_only(charset: str | None) -> None:
 
 def _json(raw: bytes, what: str) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BindingError("invalid_json", f"{what} is not UTF-8 JSON text") from None
-    except (ValueError, RecursionError) as exc:
-        raise BindingError("invalid_json", f"{what} is not JSON: {cut(str(exc))}") from None
+        return decode_json(raw, what)  # the one input boundary: depth, size, NaN, NUL, surrogates
+    except InputError as exc:
+        raise BindingError("invalid_json", exc.message) from None
 
 
 def _header_value(header: str, value: str) -> str:
@@ -204,7 +202,9 @@ def _header_value(header: str, value: str) -> str:
         raise BindingError("invalid_header", f"{header}: an unterminated quoted string: {show(value)}")
     unquoted = _QUOTED.sub(lambda match: _ESCAPED.sub(r"\1", match[1]), value.strip())
     try:
-        return unquote_to_bytes(unquoted).decode("utf-8")
+        return clean_text(header, unquote_to_bytes(unquoted).decode("utf-8"))
+    except InputError as exc:  # "%00" decodes to NUL, which may not reach SQL or a log line
+        raise BindingError("invalid_header", exc.message) from None
     except UnicodeDecodeError:
         message = f"{header}: the percent-encoded bytes are not UTF-8: {show(value)}"
         raise BindingError("invalid_header", message) from None

@@ -33,9 +33,19 @@ def filename_problem(filename: str) -> str | None:
         return "file name may not contain control characters"
     if _ENCODED.search(filename):
         return "file name may not contain URL-encoded characters (%XX): send the name decoded"
+    if not filename.isascii() and not _encodable(filename):  # "a\ud800.txt": no S3 key nor SQL text
+        return "file name must be Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)"
     if len(filename.encode()) > 1000:
         return "file name is longer than 1,000 bytes"
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class UploadRequest(NamedTuple):

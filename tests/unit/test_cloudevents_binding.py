@@ -58,9 +58,9 @@ def test_structured_mode_takes_a_body_chalice_gave_as_text() -> None:
     ("body", "code", "says"),
     [
         (b"{not json", "invalid_json", "structured mode: the body is not JSON"),
-        (b"", "invalid_json", "is not JSON"),
-        ('{"id": "caf\u00e9"}'.encode("latin-1"), "invalid_json", "not UTF-8 JSON text"),
-        (b"[" * 100_000, "invalid_json", "is not JSON"),  # deeper than the decoder recurses
+        (b"", "invalid_json", "the body is empty: send a JSON value"),
+        ('{"id": "caf\u00e9"}'.encode("latin-1"), "invalid_json", "is not UTF-8 text"),
+        (b"[" * 100_000, "invalid_json", "nested deeper than 64 levels"),  # deeper than json.loads recurses
         (json.dumps([EVENT]).encode(), "invalid_event", f"got an array (send a list of events as {BATCH})"),
         (b'"an event"', "invalid_event", "one event, a JSON object; got 'an event'"),
         (b"null", "invalid_event", "got null"),
@@ -219,7 +219,7 @@ def test_a_binary_header_that_cannot_be_an_attribute_is_400(header: str, value: 
     [
         ("application/json", b"{not json", "invalid_json", "Content-Type 'application/json') is not JSON"),
         ("application/vnd.x+json", b"nope", "invalid_json", "is not JSON"),
-        ("application/json", b"\xff\xfe{}", "invalid_json", "not UTF-8 JSON text"),
+        ("application/json", b"\xff\xfe{}", "invalid_json", "is not UTF-8 text"),
         ("text/plain", b"\xff\xfe", "invalid_data", "binary data is not supported"),
         ("application/octet-stream", b"\x89PNG\r\n", "invalid_data", "send JSON or text"),
     ],
