@@ -36,20 +36,11 @@ class MergeError(Exception):
 
 
 def merged(text: str, proposal: Proposal) -> str:
-    doc = tomlkit.parse(text)
-    if proposal.slug not in doc.get("apps", {}):
+    if proposal.slug not in tomlkit.parse(text).get("apps", {}):
         # A new app goes after the last app, before whatever follows (and its leading comments):
         # tomlkit alone would append it inside the next section's comment block.
         text = _insert_app(text, proposal)
-        doc = tomlkit.parse(text)
-    app = doc["apps"][proposal.slug]
-    roles = list(app.get("roles", ["member"]))
-    added = [r for r in proposal.roles if r not in roles]
-    if added or ("roles" not in app and proposal.roles != ["member"]):
-        app["roles"] = roles + added
-    if proposal.folders:
-        _folders(app, proposal)
-    result = tomlkit.dumps(doc)
+    result = _edit_app(text, proposal)
     try:
         parse_manifest(result, "the merged manifest")
     except ManifestError as exc:
@@ -57,22 +48,54 @@ def merged(text: str, proposal: Proposal) -> str:
     return result
 
 
-def _roles(app: Any, proposal: Proposal) -> None:
+def _edit_app(text: str, proposal: Proposal) -> str:
+    """Roles and folders added to the app, editing only the app's own lines: tomlkit files the
+    comment lines that introduce the next section under the app's last table, and would put a
+    new table after them (and with no blank line before the next table)."""
+    lines = text.splitlines(keepends=True)
+    span = _app_span(lines, proposal.slug)
+    if span is None:  # the app's tables are not together: edit the whole document
+        return _edited(text, proposal)
+    start, end = span
+    own = _edited("".join(lines[start:end]), proposal).rstrip("\n") + "\n"
+    return "".join(lines[:start]) + own + "".join(lines[end:])
+
+
+def _edited(text: str, proposal: Proposal) -> str:
+    doc = tomlkit.parse(text)
+    app = doc["apps"][proposal.slug]
     roles = list(app.get("roles", ["member"]))
     added = [r for r in proposal.roles if r not in roles]
-    if added:
+    if added or ("roles" not in app and proposal.roles != ["member"]):
         app["roles"] = roles + added
+    if proposal.folders:
+        _folders(app, proposal)
+    return tomlkit.dumps(doc)
+
+
+def _app_span(lines: list[str], slug: str) -> tuple[int, int] | None:
+    """The lines of the app's tables (from its first header to its last value), or None when
+    another table comes between two of them."""
+    own = re.compile(rf"\s*\[\[?\s*apps\.{re.escape(slug)}\s*[.\]]")
+    headers = [i for i, line in enumerate(lines) if re.match(r"\s*\[", line)]
+    mine = [i for i in headers if own.match(lines[i])]
+    if not mine:
+        return None
+    after = [i for i in headers if i > mine[0] and not own.match(lines[i])]
+    if after and after[0] < mine[-1]:
+        return None
+    end = after[0] if after else len(lines)
+    while end > mine[-1] + 1 and (lines[end - 1].lstrip().startswith("#") or not lines[end - 1].strip()):
+        end -= 1
+    return mine[0], end
 
 
 def _insert_app(text: str, proposal: Proposal) -> str:
+    """The app's first table, in its place; `_edit_app` then adds its roles and folders."""
     block = tomlkit.document()
     app = tomlkit.table()
     app.add("name", proposal.name)
     app.add("enrollment", "invite")  # deny by default: the app's admins open it on purpose
-    if proposal.roles != ["member"]:
-        app.add("roles", list(proposal.roles))
-    if proposal.folders:
-        _folders(app, proposal)
     apps = tomlkit.table(is_super_table=True)
     apps.add(proposal.slug, app)
     block.add("apps", apps)
@@ -117,6 +140,7 @@ def _folders(app: Any, proposal: Proposal) -> None:
             rule = tomlkit.table()
             rule.add("write", folder.write)
             rule.add("read", folder.read)
+            rule.add(tomlkit.nl())  # a blank line before whatever table follows it
             folders.add(path, rule)
         elif (existing.get("write"), existing.get("read")) != (folder.write, folder.read):
             proposal.note(UNMAPPED, f"storage.folders.{path}", f"the manifest already has this folder"

@@ -40,17 +40,44 @@ def import_amplify(
     _run(lambda: amplify.propose(amplify.load(file), app), app, write, manifest)
 
 
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="The stage variables resolve for (default: provider.stage, else dev)."),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region", help="The region variables resolve for (default: provider.region, else us-east-1)."
+    ),
+]
+
+
 @import_cli.command("serverless")
 def import_serverless(
-    file: FileArg, app: AppOpt, write: WriteOpt = False, manifest: ManifestPathOpt = Path("integreat.toml")
+    file: FileArg,
+    app: AppOpt,
+    write: WriteOpt = False,
+    manifest: ManifestPathOpt = Path("integreat.toml"),
+    stage: StageOpt = None,
+    region: RegionOpt = None,
 ) -> None:
     """A Serverless v3 service: s3 events -> folders; routes, queues, IAM reported.
 
-    Example: integreat blueprint import serverless serverless.yml --app students
+    Variables are resolved as `serverless print` would (${self:}, ${opt:}, ${sls:stage}, ${env:},
+    ${file()}); CloudFormation tags are kept as references; what needs AWS is reported.
+
+    Example: integreat blueprint import serverless serverless.yml --app students --stage prod
     """
+    import os
+
     from integreat.blueprints import serverless
 
-    _run(lambda: serverless.propose(serverless.load(file), app), app, write, manifest)
+    def build() -> Proposal:
+        # ${env:...} reads this process's environment, as the Framework does; the values are
+        # reported, never written into the manifest.
+        return serverless.propose(serverless.load(file, stage=stage, region=region, environ=os.environ), app)
+
+    _run(build, app, write, manifest)
 
 
 def _run(build: Callable[[], Proposal], app: str, write: bool, manifest: Path) -> None:
