@@ -28,6 +28,7 @@ DENIALS = "Denials"
 QUARANTINES = "Quarantines"
 DELIVERIES = "Deliveries"
 DLQ_ARRIVALS = "DlqArrivals"
+REGISTRY_STALE = "RegistryStale"  # a lookup answered from the last good copy: the database was unreachable
 SERVER_ERRORS = "ServerErrors"  # a 500 from the API: a fault of ours, never of the client's input
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|credential|api[_-]?key", re.IGNORECASE)

@@ -17,6 +17,7 @@ from chalicelib.db.tenant import Database, Params, Row, TenantCursor
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # imported where first used: each costs cold-start time some functions never need
+    from chalicelib.batching import Retries
     from chalicelib.identity.directory import CognitoDirectory
     from chalicelib.identity.exclusions import Exclusions
     from chalicelib.identity.jwks import Fetch
@@ -131,7 +132,16 @@ class Runtime:
             api_role_id=self.settings.api_role_id,
             # Bare moto (the test stage) names no writer; the local platform's S3 front does.
             trust_metadata_without_principal=self.settings.stage == "test",
+            retries=self.retries,
         )
+
+    @cached_property
+    def retries(self) -> Retries:
+        """Shortens the wait of records the consumers failed transiently. The SQS client behind it
+        is created on the first such failure, not on the consumer's cold start."""
+        from chalicelib.batching import SqsRetries
+
+        return SqsRetries(lambda: self.sqs)
 
     @cached_property
     def sqs(self) -> Any:
@@ -151,7 +161,7 @@ class Runtime:
     def messaging_deps(self) -> MessagingDeps:
         from chalicelib.messaging.consumer import MessagingDeps
 
-        return MessagingDeps(db=self.database, api_sender_id=self.settings.api_role_id)
+        return MessagingDeps(db=self.database, api_sender_id=self.settings.api_role_id, retries=self.retries)
 
     def signup_client(self, username: str) -> str | None:
         """The client `username` signed up through, as the pre sign-up trigger recorded it."""

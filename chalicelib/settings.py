@@ -18,6 +18,8 @@ DATABASE_URL = "INTEGREAT_DATABASE_URL"  # operator/provisioning URL (a role tha
 DATABASE_URL_FALLBACK = "DATABASE_URL"  # the conventional name, accepted when ours is unset
 RUNTIME_DATABASE_URL = "INTEGREAT_RUNTIME_DATABASE_URL"  # Lambda: logs in as integreat_runtime
 REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
+# How long past its TTL the registry's last good copy is served while the database is unreachable.
+REGISTRY_MAX_STALE_SECONDS = "INTEGREAT_REGISTRY_MAX_STALE_SECONDS"
 DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
 DB_CONNECT_TIMEOUT = "INTEGREAT_DB_CONNECT_TIMEOUT"
 MIGRATION_WORKERS = "INTEGREAT_MIGRATION_WORKERS"
@@ -67,6 +69,7 @@ class _Fields(NamedTuple):
     database_url: str | None = None
     runtime_database_url: str | None = None
     registry_ttl_seconds: float = 30.0
+    registry_max_stale_seconds: float = 300.0  # 0: no fallback, a failed reload is a 503 at once
     db_pool_size: int = 1  # one Lambda handles one request at a time
     db_connect_timeout: int = 5
     migration_workers: int = 4
@@ -92,6 +95,8 @@ class Settings(_Fields):
             raise SettingsError(f"{STAGE}={self.stage!r}: must be one of {', '.join(STAGES)}")
         if self.db_pool_size < 1 or self.migration_workers < 1:
             raise SettingsError(f"{DB_POOL_SIZE} and {MIGRATION_WORKERS} must be >= 1")
+        if self.registry_max_stale_seconds < 0:
+            raise SettingsError(f"{REGISTRY_MAX_STALE_SECONDS} must be >= 0")
         return self
 
     def __repr__(self) -> str:
@@ -155,6 +160,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **explicit: object) 
         "database_url": env.get(DATABASE_URL) or env.get(DATABASE_URL_FALLBACK) or None,
         "runtime_database_url": env.get(RUNTIME_DATABASE_URL) or None,
         "registry_ttl_seconds": _number(env, REGISTRY_TTL_SECONDS, 30.0, float),
+        "registry_max_stale_seconds": _number(env, REGISTRY_MAX_STALE_SECONDS, 300.0, float),
         "db_pool_size": int(_number(env, DB_POOL_SIZE, 1, int)),
         "db_connect_timeout": int(_number(env, DB_CONNECT_TIMEOUT, 5, int)),
         "migration_workers": int(_number(env, MIGRATION_WORKERS, 4, int)),

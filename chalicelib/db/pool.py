@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -21,7 +22,10 @@ from chalicelib.db.errors import DatabaseUnavailableError
 
 Connection = psycopg2.extensions.connection
 Connect = Callable[[], Connection]
+T = TypeVar("T")
 
+#: What psycopg2 raises when the connection (not the statement) failed.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
@@ -104,3 +108,49 @@ class ConnectionPool:
                 conn.close()
         for _ in range(drained):
             self._tokens.put(None)
+
+
+def unavailable(exc: psycopg2.Error) -> DatabaseUnavailableError:
+    """The driver's error as ours. Its text can name the server: callers log it, never show it."""
+    return DatabaseUnavailableError(str(exc).strip())
+
+
+class Lease:
+    """One pooled connection for one unit of work, given back to the pool when the unit ends.
+
+    `first(run)` sends the unit's first statement. A pooled connection can be found dead by it
+    (Lambda frozen past a proxy's idle timeout, the server restarted): the connection is replaced
+    once and the statement sent again. That is safe because every unit's first statement is
+    read-only, carries its own BEGIN, or is idempotent (see `Database`); `then(run)`, for the
+    statements after it, never re-sends. Connection errors leave as DatabaseUnavailableError.
+
+        with Lease(pool) as lease:
+            rows = lease.first(lambda conn: fetch(conn, "SELECT 1"))
+    """
+
+    __slots__ = ("_pool", "connection")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def __enter__(self) -> Lease:
+        self.connection = self._pool.take()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.give(self.connection)
+
+    def first(self, run: Callable[[Connection], T]) -> T:
+        try:
+            return run(self.connection)
+        except CONNECTION_ERRORS as exc:
+            if not self.connection.closed:
+                raise unavailable(exc) from exc  # a live connection refused it: not a dead socket
+        self.connection = self._pool.replace(self.connection)
+        return self.then(run)
+
+    def then(self, run: Callable[[Connection], T]) -> T:
+        try:
+            return run(self.connection)
+        except CONNECTION_ERRORS as exc:
+            raise unavailable(exc) from exc

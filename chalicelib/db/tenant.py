@@ -28,7 +28,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
-from chalicelib.db.pool import Connection, ConnectionPool, connector
+from chalicelib.db.pool import Connection, ConnectionPool, Lease, connector
 from chalicelib.settings import Settings
 from chalicelib.tenancy.errors import AppRemovedError, NoTenantError
 from chalicelib.tenancy.registry import AppRecord, Registry
@@ -43,7 +43,6 @@ LOGIN_SEARCH_PATH = '"$user", pg_temp'
 Params = Sequence[Any] | dict[str, Any] | None
 Row = tuple[Any, ...]
 
-_CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 _SWITCH_ERRORS = (psycopg2.errors.InvalidParameterValue, psycopg2.errors.InsufficientPrivilege)
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 _READ_ONLY = "SET LOCAL transaction_read_only = on; "
@@ -92,12 +91,11 @@ class TenantCursor:
     """
 
     def __init__(self, pool: ConnectionPool, preamble: str) -> None:
-        self._pool = pool
+        self._lease = Lease(pool)
         self._preamble: str | None = preamble
 
     def __enter__(self) -> TenantCursor:
-        self.connection = self._pool.take()
-        self._cur = self.connection.cursor()
+        self._cur = self._lease.__enter__().connection.cursor()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -108,7 +106,11 @@ class TenantCursor:
                 with contextlib.suppress(DatabaseUnavailableError):
                     self._end("ROLLBACK")
         finally:
-            self._pool.give(self.connection)
+            self._lease.__exit__()
+
+    @property
+    def connection(self) -> Connection:
+        return self._lease.connection
 
     @property
     def started(self) -> bool:
@@ -130,25 +132,21 @@ class TenantCursor:
         head = self._preamble
         full: str | bytes = head + sql if isinstance(sql, str) else head.encode() + sql
         try:
-            self._cur.execute(full, params)
-        except _CONNECTION_ERRORS as exc:
-            if not self.connection.closed:
-                raise DatabaseUnavailableError(str(exc).strip()) from exc
-            # A pooled connection can die while Lambda is frozen. The transaction had not begun
-            # on it, so the statement is sent once more on a fresh connection.
-            self.connection = self._pool.replace(self.connection)
-            self._cur = self.connection.cursor()
-            self._run(full, params)
+            # The transaction begins with this statement, so on a dead connection nothing was
+            # applied and the lease may send it again on a fresh one.
+            self._lease.first(lambda conn: self._cursor_on(conn).execute(full, params))
         except _SWITCH_ERRORS as exc:
             _raise_switch_error(exc)
             raise  # the caller's own statement was refused, not the switch
         self._preamble = None
 
+    def _cursor_on(self, conn: Connection) -> Any:
+        if self._cur.connection is not conn:  # the lease replaced a dead connection
+            self._cur = conn.cursor()
+        return self._cur
+
     def _run(self, sql: str | bytes, params: Params) -> None:
-        try:
-            self._cur.execute(sql, params)
-        except _CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailableError(str(exc).strip()) from exc
+        self._lease.then(lambda conn: self._cur.execute(sql, params))
 
     def mogrify(self, sql: str | bytes, params: Params = None) -> bytes:
         return self._cur.mogrify(sql, params)
@@ -202,10 +200,15 @@ class Database:
         pool_size: int = 1,
         connect_timeout: int = 5,
         registry_ttl_seconds: float = 30.0,
+        registry_max_stale_seconds: float = 300.0,
         registry: Registry | None = None,
     ) -> None:
         self._pool = ConnectionPool(connector(dsn, connect_timeout=connect_timeout), pool_size)
-        self.registry = registry or Registry(self._load_registry, ttl_seconds=registry_ttl_seconds)
+        self.registry = registry or Registry(
+            self._load_registry,
+            ttl_seconds=registry_ttl_seconds,
+            max_stale_seconds=registry_max_stale_seconds,
+        )
         self._switches: dict[str, str] = {}  # slug -> 'SET LOCAL ROLE "app_<slug>"; '
 
     @classmethod
@@ -215,6 +218,7 @@ class Database:
             pool_size=settings.db_pool_size,
             connect_timeout=settings.db_connect_timeout,
             registry_ttl_seconds=settings.registry_ttl_seconds,
+            registry_max_stale_seconds=settings.registry_max_stale_seconds,
         )
 
     def read(self, slug: str | None, sql: str, params: Params = None) -> list[Row]:
@@ -223,25 +227,11 @@ class Database:
         Read-only is what makes re-sending on a fresh connection safe if the pooled one was dead.
         """
         statement = self._switch(slug) + _READ_ONLY + sql
-        conn = self._pool.take()
         try:
-            cur = conn.cursor()
-            try:
-                cur.execute(statement, params)
-            except _CONNECTION_ERRORS as exc:
-                if not conn.closed:
-                    raise DatabaseUnavailableError(str(exc).strip()) from exc
-                conn = self._pool.replace(conn)
-                cur = conn.cursor()
-                cur.execute(statement, params)
-            except _SWITCH_ERRORS as exc:
-                _raise_switch_error(exc)
-                raise
-            return cur.fetchall()
-        except _CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailableError(str(exc).strip()) from exc
-        finally:
-            self._pool.give(conn)
+            return self._one(statement, params)
+        except _SWITCH_ERRORS as exc:
+            _raise_switch_error(exc)
+            raise
 
     def tenant(self, slug: str | None) -> TenantCursor:
         """An explicit transaction as the app's role, in the app's schema; commits on success."""
@@ -253,16 +243,19 @@ class Database:
 
     def platform(self, sql: str, params: Params = None) -> list[Row]:
         """One statement as the login role itself, no switch: only for the few platform tables the
-        runtime is granted (registry reads, the sign-up record). Never for app data."""
-        conn = self._pool.take()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall() if cur.description else []
-        except _CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailableError(str(exc).strip()) from exc
-        finally:
-            self._pool.give(conn)
+        runtime is granted (registry reads, the sign-up record). Never for app data.
+
+        Re-sent once if the pooled connection was found dead, like every path here: platform
+        statements are reads or idempotent writes (`ON CONFLICT DO NOTHING`, deletes); the
+        integrations rate counter would at worst count one call twice (it errs towards refusing).
+        """
+        return self._one(sql, params)
+
+    def _one(self, sql: str, params: Params) -> list[Row]:
+        """One statement on a pooled connection; the one place reads and platform statements
+        get the dead-connection replacement (`Lease.first`)."""
+        with Lease(self._pool) as lease:
+            return lease.first(lambda conn: _fetch(conn, sql, params))
 
     def close(self) -> None:
         self._pool.close()
@@ -278,20 +271,7 @@ class Database:
 
     def _load_registry(self) -> dict[str, AppRecord]:
         # Read as the login role itself (the runtime may read these two tables): no switch.
-        conn = self._pool.take()
-        try:
-            try:
-                rows = _fetch(conn, _REGISTRY_SQL)
-            except _CONNECTION_ERRORS:
-                if not conn.closed:
-                    raise
-                conn = self._pool.replace(conn)
-                rows = _fetch(conn, _REGISTRY_SQL)
-        except _CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailableError(str(exc).strip()) from exc
-        finally:
-            self._pool.give(conn)
-        return {row[0]: _app_record(row) for row in rows}
+        return {row[0]: _app_record(row) for row in self._one(_REGISTRY_SQL, None)}
 
 
 def _app_record(row: Row) -> AppRecord:
@@ -339,7 +319,7 @@ FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (s
 GROUP BY a.slug"""
 
 
-def _fetch(conn: Connection, sql: str) -> list[Row]:
+def _fetch(conn: Connection, sql: str, params: Params) -> list[Row]:
     with conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall()
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []

@@ -8,8 +8,9 @@ and which are therefore never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
+from chalicelib.db.errors import DatabaseUnavailableError
 from chalicelib.identity.names import (
     ADMIN_GROUP,
     APP_CLAIM,
@@ -34,10 +35,37 @@ SIGN_IN_SOURCES = frozenset(
     }
 )
 ENROLLMENTS = "Enrollments"
+#: What the user reads when a trigger fails for a reason of ours (Cognito shows the message).
+UNAVAILABLE = "The service is briefly unavailable. Please try again in a minute."
+FAILED = "Something went wrong on our side. Please try again later."
+
+T = TypeVar("T")
 
 
 class TriggerRefusal(Exception):
     """Raised from a trigger to make Cognito refuse the operation; the message reaches the user."""
+
+
+class TriggerFailure(Exception):
+    """Raised in place of an unexpected error: its fixed text, never the cause's, reaches the user."""
+
+
+def shielded(trigger: str, decide: Callable[[], T]) -> T:
+    """Run a trigger's decision so that only a TriggerRefusal's own text can reach the user.
+
+    Cognito shows a failed trigger's error message to the person signing up or in ("PreSignUp
+    failed with error ..."); a driver's text names the database server. The cause is logged.
+    """
+    try:
+        return decide()
+    except TriggerRefusal:
+        raise
+    except DatabaseUnavailableError:
+        logger.exception("trigger failed: database unavailable", extra={"trigger": trigger})
+        raise TriggerFailure(UNAVAILABLE) from None
+    except Exception:
+        logger.exception("trigger failed", extra={"trigger": trigger})
+        raise TriggerFailure(FAILED) from None
 
 
 class Groups(Protocol):

@@ -4,6 +4,8 @@ Powertools' data classes and the enrollment logic are imported inside each handl
 module level: app.py registers this blueprint (so Chalice deploys the functions), and the API's
 cold start (`import app`) must not pay for them; importing
 `aws_lambda_powertools.utilities.data_classes` alone loads every event class (~20 ms).
+Every decision runs `shielded`: Cognito shows a trigger's error text to the user, so nothing but
+a refusal's own message may reach it.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ def pre_sign_up(event: Event, context: Any) -> Event:
 
     view = PreSignUpTriggerEvent(event)
     start_invocation(view.user_name)
-    enrollment.pre_sign_up(
-        view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
+    enrollment.shielded(
+        "pre_sign_up",
+        lambda: enrollment.pre_sign_up(
+            view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
+        ),
     )
     return event
 
@@ -61,8 +66,11 @@ def post_confirmation(event: Event, context: Any) -> Event:
 
     view = PostConfirmationTriggerEvent(event)
     start_invocation(view.user_name)
-    enrollment.post_confirmation(
-        view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
+    enrollment.shielded(
+        "post_confirmation",
+        lambda: enrollment.post_confirmation(
+            view.trigger_source, view.user_name, view.caller_context.client_id, _context(event)
+        ),
     )
     return event  # unchanged, as Cognito expects
 
@@ -78,8 +86,11 @@ def pre_token_generation(event: Event, context: Any) -> Event:
     view = PreTokenGenerationTriggerEvent(event)  # the request fields read here are shared by V1 and V2
     start_invocation(view.user_name)
     groups = list(view.request.group_configuration.groups_to_override or [])
-    scope = enrollment.scope_token(
-        view.trigger_source, view.user_name, view.caller_context.client_id, groups, _context(event)
+    scope = enrollment.shielded(
+        "pre_token_generation",
+        lambda: enrollment.scope_token(
+            view.trigger_source, view.user_name, view.caller_context.client_id, groups, _context(event)
+        ),
     )
     event["response"] = (
         enrollment.v1_response(scope) if str(view.version) == "1" else enrollment.v2_response(scope)

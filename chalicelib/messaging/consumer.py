@@ -4,7 +4,8 @@ One function per record (Powertools BatchProcessor) verifies and routes; deliver
 and written with one batched statement per subscriber when the batch ends. Permanent errors
 (invalid envelope, unknown or forged source, a type the producer may not publish) are audited
 with the raw message and acknowledged: retrying cannot fix them. Transient errors (the database
-down) fail the record: SQS retries it and, after 5 receives, moves it to the DLQ. A failed write
+down) fail the record: it is made visible again soon (`chalicelib.batching.retry_delay`), SQS
+retries it and, after 5 receives, moves it to the DLQ. A failed write
 fails exactly the records whose events it carried; a retry is harmless to subscribers that got
 them already (their inbox is idempotent on the event's source and id).
 """
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.batching import StagingBatchProcessor
+from chalicelib.batching import Retries, StagingBatchProcessor
 from chalicelib.db.tenant import Database
 from chalicelib.messaging.envelope import Envelope, EnvelopeError, app_of_source, parse
 from chalicelib.messaging.inbox import deliver
@@ -29,6 +30,7 @@ from chalicelib.tenancy.registry import ACTIVE
 class MessagingDeps(NamedTuple):
     db: Database
     api_sender_id: str | None  # the API's role id: it stamps `source` itself
+    retries: Retries | None = None  # shortens the wait of records failed transiently (batching.py)
 
 
 class Rejected(Exception):
@@ -47,7 +49,7 @@ def role_id(sender: str) -> str:
 
 class RoutingProcessor(StagingBatchProcessor):
     def __init__(self, deps: MessagingDeps) -> None:
-        super().__init__()
+        super().__init__(deps.retries)
         self.deps = deps
         self._specs: dict[str, EventsSpec] = {}
         self._role_apps: dict[str, str] = {}

@@ -3,7 +3,8 @@
 One function per record (Powertools BatchProcessor) decides each event with the one decision
 function (`chalicelib.storage.rules`); accepted rows are staged and written with one batched
 statement per app when the batch ends, and a failed write fails exactly the records whose rows
-it carried (partial batch response; SQS retries them, then the DLQ). Rejected uploads are moved
+it carried (partial batch response; SQS retries them, soon when the failure was transient, then
+the DLQ). Rejected uploads are moved
 to `_quarantine/<key>` (copy, then delete; idempotent) and audited once.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.batching import StagingBatchProcessor
+from chalicelib.batching import Retries, StagingBatchProcessor
 from chalicelib.db.tenant import Database
 from chalicelib.observability import QUARANTINES, count, logger
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
@@ -34,6 +35,7 @@ class StorageDeps(NamedTuple):
     objects: ObjectStore
     api_role_id: str | None  # the API's role: its uploads carry metadata we pinned
     trust_metadata_without_principal: bool  # emulators only (moto sends no userIdentity)
+    retries: Retries | None = None  # shortens the wait of records failed transiently (batching.py)
 
 
 def process(event: dict[str, Any], deps: StorageDeps) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def process(event: dict[str, Any], deps: StorageDeps) -> dict[str, Any]:
 
 class IndexingProcessor(StagingBatchProcessor):
     def __init__(self, deps: StorageDeps) -> None:
-        super().__init__()
+        super().__init__(deps.retries)
         self.deps = deps
         self._pending: dict[str, list[tuple[FileRow, dict[str, Any]]]] = {}
         self._storage: dict[str, StorageSpec] = {}
