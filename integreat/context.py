@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from chalicelib.db.errors import DatabaseUnavailableError
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -65,22 +66,52 @@ def local_postgres() -> EmbeddedPostgres:
     )
 
 
+class DatabaseDownError(DatabaseUnavailableError):
+    """The platform database does not answer; the message is a sentence saying what to do."""
+
+
 def operator_url(*, start_local: bool = True) -> tuple[str, str]:
     """(URL, where it came from). Without INTEGREAT_DATABASE_URL/DATABASE_URL: the local cluster."""
     configured = get_settings().database_url
     if configured:
         return configured, "INTEGREAT_DATABASE_URL"
     server = local_postgres()
-    if start_local and not server.running():
-        server.start()
+    if not server.running():
+        if platform_alive():  # its supervisor restarts Postgres; a second start would race it
+            raise DatabaseDownError(
+                "the local platform's Postgres is down and being restarted: retry in a few seconds"
+            )
+        if start_local:
+            server.start()
     return ensure_database(server, LOCAL_DATABASE), f"local Postgres in {server.state_dir}"
 
 
+def platform_alive() -> bool:
+    """Whether the `make dev` that wrote `platform.json` still runs (a crash leaves the file)."""
+    info = running_platform()
+    if not info or not isinstance(info.get("pid"), int):
+        return False
+    try:
+        os.kill(info["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def ensure_database(server: EmbeddedPostgres, name: str) -> str:
-    """The URL of database `name` on `server`, created if missing."""
+    """The URL of database `name` on `server`, created if missing; DatabaseDownError (a sentence,
+    not a traceback) when the server does not answer."""
     import psycopg2
 
-    conn = psycopg2.connect(server.url())
+    try:
+        conn = psycopg2.connect(server.url(), connect_timeout=5)
+    except psycopg2.OperationalError:
+        raise DatabaseDownError(
+            f"the database (local Postgres in {server.state_dir}) is not answering: if `make dev` "
+            "runs it is restarting it, retry in a few seconds; otherwise start it with `make dev`"
+        ) from None
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))

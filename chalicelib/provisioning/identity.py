@@ -10,6 +10,7 @@ Every step reads before it writes and converges drift, so a re-run is a no-op.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,18 +204,28 @@ class IdentityProvisioner:
         return existing
 
     def _find_client(self, name: str) -> str | None:
+        found = next((c["ClientId"] for c in self._clients() if c["ClientName"] == name), None)
+        return None if found is None else str(found)
+
+    def stale_clients(self, recorded: Iterable[str]) -> set[str]:
+        """Of the client ids a registry `recorded`, those the pool no longer has: a pool that
+        came back without them (the local platform after a crash, issue 14) leaves dead ids that
+        tools would pick first; the caller drops them, the live ones being recorded by `provision`.
+        An empty pool proves nothing (a wrong pool id), so then nothing is called stale."""
+        live = {str(c["ClientId"]) for c in self._clients()}
+        return set(recorded) - live if live else set()
+
+    def _clients(self) -> Iterator[dict[str, Any]]:
         token: str | None = None
         while True:
             extra = {"NextToken": token} if token else {}
             page = self._cognito.list_user_pool_clients(
                 UserPoolId=self.config.user_pool_id, MaxResults=60, **extra
             )
-            for client in page.get("UserPoolClients", []):
-                if client["ClientName"] == name:
-                    return str(client["ClientId"])
+            yield from page.get("UserPoolClients", [])
             token = page.get("NextToken")
             if not token:
-                return None
+                return
 
 
 def register_app_clients(cognito_identity: Any, identity_pool_id: str, user_pool_provider: str,

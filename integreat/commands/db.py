@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from chalicelib.db.errors import DatabaseUnavailableError
 from chalicelib.db.migrate import APP_SET, load_migrations, migrate_many
 from chalicelib.db.pool import connector
 from chalicelib.db.provision import bootstrap
@@ -24,8 +25,12 @@ def db_migrate(workers: WorkersOpt = 4) -> None:
 
     Example: integreat db migrate --workers 8
     """
-    url = operator_url()
-    conn = connector(url)()
+    try:
+        url = operator_url()
+        conn = connector(url)()
+    except DatabaseUnavailableError as exc:
+        err.print(_sentence(exc))
+        raise typer.Exit(1) from None
     try:
         bootstrap(conn)  # includes the platform migrations
         with conn.cursor() as cur:
@@ -64,8 +69,8 @@ def db_url(
     role = RUNTIME_ROLE if runtime else login_role(validate_slug(app))
     try:
         url = context.login_url(operator_url(), role)
-    except context.NoCredentialsError as exc:
-        err.print(str(exc))
+    except (context.NoCredentialsError, DatabaseUnavailableError) as exc:
+        err.print(_sentence(exc))
         raise typer.Exit(1) from None
     console.print(url, soft_wrap=True, highlight=False)
 
@@ -82,3 +87,10 @@ def db_stop() -> None:
         return
     server.stop()
     console.print(f"stopped local Postgres ({server.state_dir})")
+
+
+def _sentence(exc: Exception) -> str:
+    """One line for the operator: psycopg2's own text spans lines and names its C library's hints."""
+    if isinstance(exc, context.DatabaseDownError | context.NoCredentialsError):
+        return str(exc)
+    return "the database is not answering (is it running? `make dev` starts the local one); retry in a few seconds"

@@ -11,7 +11,8 @@ test suite or an SDK hitting the platform:
   another request's body; `chalice.local.create_local_server` installs the per-thread request
   (Lambda runs one request per process, so production never had the problem);
 - stopping it left keep-alive connections served after the runtime was gone; ours answers
-  anything still arriving 503 with `Retry-After`, in the API's error shape.
+  anything still arriving 503 with `Retry-After`, in the API's error shape, and lets the
+  requests already running finish (bounded) before the runtime goes.
 
 The app is imported from the checkout, which a console script does not have on `sys.path`.
 """
@@ -33,6 +34,8 @@ BACKLOG = 1024
 #: API Gateway's payload limit (10 MB); a bigger body is refused before it is read whole.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_CHUNK_LINE = 1024
+#: How long a stop waits for requests already running (a Lambda's own timeout is the API's 29 s).
+DRAIN_SECONDS = 10.0
 
 
 class BodyError(ValueError):
@@ -52,6 +55,32 @@ class _Server(ThreadedHTTPServer):
     request_queue_size = BACKLOG
     allow_reuse_address = True
     stopping = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = 0
+        self.idle = threading.Condition()
+
+    def admit(self) -> bool:
+        """Count a request in, unless stopping: checked and counted at once, so `drain` never
+        misses a request that slipped past the flag."""
+        with self.idle:
+            if self.stopping:
+                return False
+            self.in_flight += 1
+            return True
+
+    def done(self) -> None:
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
+    def drain(self, seconds: float) -> int:
+        """Refuse new requests, wait up to `seconds` for the running ones; returns how many are left."""
+        with self.idle:
+            self.stopping = True
+            self.idle.wait_for(lambda: self.in_flight == 0, timeout=seconds)
+            return self.in_flight
 
 
 class _Handler(ChaliceRequestHandler):
@@ -74,7 +103,7 @@ class _Handler(ChaliceRequestHandler):
         return self.rfile.read(int(raw)) if int(raw) else b""
 
     def _generic_handle(self) -> None:
-        if self.server.stopping:
+        if not self.server.admit():
             self.close_connection = True
             return self._error(503, "stopping", "the local platform is stopping; retry once it is back")
         try:
@@ -82,6 +111,8 @@ class _Handler(ChaliceRequestHandler):
         except BodyError as exc:
             self.close_connection = True  # the rest of the stream cannot be trusted
             self._error(400, "invalid_body", str(exc))
+        finally:
+            self.server.done()
 
     def _error(self, status: int, code: str, message: str) -> None:
         body = json.dumps({"error": {"code": code, "message": message, "request_id": None}}).encode()
@@ -131,9 +162,13 @@ class ApiServer:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """No new connection, and every request still arriving on an open one gets 503."""
-        self._server.stopping = True
+    def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Requests arriving from now on get 503 (new connections and kept-alive ones alike); those
+        already running finish, for up to `drain_seconds`, before the runtime is uninstalled
+        (issue 14: a stop mid-request answered 500 `MissingSettingError`)."""
+        left = self._server.drain(drain_seconds)
+        if left:
+            print(f"api: {left} request(s) still running after {drain_seconds:g} s; stopping anyway")
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -3,7 +3,9 @@
 Embedded Postgres (data in `.integreat/`), moto server (one port for every AWS service), the
 Cognito trigger layer in front of moto's Cognito, provisioning of every manifest app, the API
 (Chalice local, no auto-reload) and event workers for the storage-events and cross-app queues.
-Everything listens on 127.0.0.1; Ctrl-C stops everything this process started.
+Everything listens on 127.0.0.1; Ctrl-C stops everything this process started. A supervisor
+restarts any part that dies (supervisor.py); moto's state is snapshotted and journaled
+(snapshot.py, journal.py), so a crash loses no queued event; a crashed run's Postgres is reused.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.settings import Settings
+from integreat.local import parts
+from integreat.local.supervisor import Part, Supervisor
+
+if TYPE_CHECKING:
+    from integreat.local.postgres import EmbeddedPostgres
 
 REGION = "eu-west-1"
 POOL_NAME = "integreat-local"
@@ -36,6 +43,9 @@ PORTS = {
     "INTEGREAT_COGNITO_PORT": 4567,
     "INTEGREAT_PG_PORT": 54329,
 }
+#: Set to 1 (tests only): SIGUSR1 then ends every worker thread, for the supervisor to repair.
+FAULTS_ENV = "INTEGREAT_FAULT_INJECTION"
+QUEUES = [STORAGE_QUEUE, f"{STORAGE_QUEUE}-dlq", EVENTS_QUEUE, f"{EVENTS_QUEUE}-dlq"]
 
 
 class PlatformError(RuntimeError):
@@ -70,22 +80,12 @@ class LocalPlatform:
     _stops: list[Callable[[], None]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     _owns_moto: bool = False
+    parts: list[Part] = field(default_factory=list)  # what the supervisor restarts
+    supervisor: Supervisor | None = None
 
     @property
     def _snapshots(self) -> Path:
         return self.state_dir / "aws"
-
-    def _save(self, settings: Settings) -> None:
-        """On stop, after the workers and the API have stopped: moto's state to `.integreat/aws/`."""
-        from chalicelib.aws import client
-        from integreat.local import snapshot
-
-        queues = [STORAGE_QUEUE, f"{STORAGE_QUEUE}-dlq", EVENTS_QUEUE, f"{EVENTS_QUEUE}-dlq"]
-        counts = snapshot.save(self._snapshots, region=REGION, s3=client("s3", settings), sqs=client("sqs", settings),
-                               bucket=BUCKET, queues=queues)  # fmt: skip
-        print(
-            f"saved {counts['pools']} user pool(s), {counts['objects']} object(s), {counts['messages']} message(s)"
-        )
 
     def start(self, progress: Callable[[str], None] = print) -> dict[str, Any]:
         started = time.monotonic()
@@ -97,6 +97,7 @@ class LocalPlatform:
             cognito_url = self._cognito(settings, progress)
             self._api(progress)
             self._workers(settings, progress)
+            self._supervise(progress)
         except BaseException:
             self.stop()
             raise
@@ -120,6 +121,8 @@ class LocalPlatform:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())
         self.start()
+        if os.environ.get(FAULTS_ENV) == "1":
+            signal.signal(signal.SIGUSR1, lambda *_: self.crash_workers())
         print_summary(self.summary)
         try:
             done.wait()
@@ -127,6 +130,25 @@ class LocalPlatform:
             print("stopping the local platform ...")
             self.stop()
             print("stopped")
+
+    def crash_workers(self) -> None:
+        """End every worker thread (fault injection): the supervisor must bring them back."""
+        for part in self.parts:
+            if part.name.startswith("worker ") and part.current is not None:
+                part.current.crash()
+
+    def _run(self, part: Part) -> Any:
+        """Start a supervised part; stopping the platform stops whichever instance runs then."""
+        started = part.launch()
+        self.parts.append(part)
+        self._stops.append(part.shutdown)
+        return started
+
+    def _supervise(self, progress: Callable[[str], None]) -> None:
+        self.supervisor = Supervisor(self.parts)
+        self.supervisor.start()
+        self._stops.append(self.supervisor.stop)  # first to stop: a stopping part is not a dead one
+        progress(f"supervisor: watching {', '.join(p.name for p in self.parts)}")
 
     # --- the parts, in start order --------------------------------------------------------------
 
@@ -136,11 +158,8 @@ class LocalPlatform:
         wanted = {"INTEGREAT_API_PORT": self.ports.api, "INTEGREAT_COGNITO_PORT": self.ports.cognito}
         if self.aws_endpoint is None:
             wanted["INTEGREAT_MOTO_PORT"] = self.ports.moto
-        if (
-            self.database_url is None
-            and not (self.state_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
-        ):
-            wanted["INTEGREAT_PG_PORT"] = self.ports.postgres
+        if self.database_url is None and not self._embedded_postgres().running():
+            wanted["INTEGREAT_PG_PORT"] = self.ports.postgres  # else it is ours, and reused
         for setting, port in wanted.items():
             if port_in_use(port):
                 raise PlatformError(
@@ -149,25 +168,44 @@ class LocalPlatform:
 
     def _postgres(self, progress: Callable[[str], None]) -> str:
         from integreat.context import LOCAL_DATABASE, ensure_database
-        from integreat.local.postgres import EmbeddedPostgres
 
         if self.database_url:
             progress("postgres: using DATABASE_URL")
             return self.database_url
-        server = EmbeddedPostgres(self.state_dir / "postgres", port=self.ports.postgres)
-        was_running = server.running()
-        server.start()
-        if not was_running:
-            self._stops.append(server.stop)
-        progress(f"postgres: 127.0.0.1:{self.ports.postgres} (data in {server.data_dir})")
+        server = self._embedded_postgres()
+        left_by_crash = server.running() and self._crashed_before()
+        if server.running() and not left_by_crash:
+            server.start()  # started by `integreat db ...`: used, left running, not supervised
+        else:
+            self._run(parts.postgres(server))
+        reused = " (reused: left running by a crashed run)" if left_by_crash else ""
+        progress(f"postgres: 127.0.0.1:{self.ports.postgres}{reused} (data in {server.data_dir})")
         return ensure_database(server, LOCAL_DATABASE)
+
+    def _embedded_postgres(self) -> EmbeddedPostgres:
+        from integreat.local.postgres import EmbeddedPostgres
+
+        return EmbeddedPostgres(self.state_dir / "postgres", port=self.ports.postgres)
+
+    def _crashed_before(self) -> bool:
+        """A `platform.json` whose process is gone: the last run did not stop, so what it left
+        running (its Postgres) is this run's to adopt and stop."""
+        try:
+            pid = int(json.loads((self.state_dir / "platform.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return pid == os.getpid()
 
     def _moto(self, progress: Callable[[str], None]) -> str:
         if self.aws_endpoint:
             progress(f"aws: using {self.aws_endpoint}")
             return self.aws_endpoint
-        from moto.server import ThreadedMotoServer
-
         from integreat.context import LOCAL_CREDENTIALS
         from integreat.local.postgres import free_port
 
@@ -179,9 +217,7 @@ class LocalPlatform:
         from integreat.local import snapshot
 
         internal = free_port()  # moto itself; clients reach it through the front on ports.moto
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=internal, verbose=False)
-        server.start()
-        self._stops.append(server.stop)
+        self._run(parts.moto(internal))
         pools = snapshot.restore_pools(self._snapshots, region=REGION)
         self._owns_moto = True
         if pools:
@@ -197,17 +233,15 @@ class LocalPlatform:
         from integreat.local.service_credentials import load_or_create_key
 
         keys = {LOCAL_CREDENTIALS["aws_access_key_id"]: LOCAL_CREDENTIALS["aws_secret_access_key"]}
-        front = local_front(
-            moto_url,
-            port=self.ports.moto,
-            region=REGION,
-            platform_keys=keys,
-            platform_principal=f"AWS:{MOTO_SENDER_ID}",  # the local api_role_id: the API's "role"
-            service_key=load_or_create_key(self.state_dir),
-        )
-        url = front.start()
-        self._stops.append(front.stop)
-        return url
+        key = load_or_create_key(self.state_dir)
+
+        def make() -> Any:
+            # The local api_role_id (MOTO_SENDER_ID) is the API's "role".
+            return local_front(moto_url, port=self.ports.moto, region=REGION, platform_keys=keys,
+                               platform_principal=f"AWS:{MOTO_SENDER_ID}", service_key=key)  # fmt: skip
+
+        self._run(parts.listening("aws front", make, self.ports.moto))
+        return f"http://127.0.0.1:{self.ports.moto}"
 
     def _provision(self, operator_url: str, endpoint: str, progress: Callable[[str], None]) -> Settings:
         from chalicelib.aws import client
@@ -245,16 +279,7 @@ class LocalPlatform:
         progress(f"provisioned: {', '.join(report.active)}")
         self._integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
         if self._owns_moto:
-            from integreat.local import snapshot
-
-            restored = snapshot.restore_data(
-                self._snapshots, s3=client("s3", base), sqs=client("sqs", base), bucket=BUCKET
-            )
-            if any(restored.values()):
-                progress(
-                    f"restored {restored['objects']} object(s) and {restored['messages']} queued message(s)"
-                )
-            self._stops.append(lambda: self._save(base))
+            self._restore(operator_url, IdentityProvisioner(cognito, client("iam", base), config), progress)
         return base._replace(
             runtime_database_url=login_url(operator_url, "integreat_runtime"),
             user_pool_id=pool,
@@ -263,6 +288,30 @@ class LocalPlatform:
             storage_queue=STORAGE_QUEUE,
             api_role_id=MOTO_SENDER_ID,
         )
+
+    def _restore(self, operator_url: str, identity: Any, progress: Callable[[str], None]) -> None:
+        """moto's objects and messages back (snapshot and journal), dead client ids out of the
+        registry, then snapshots from here on (every few seconds, and the last one on stop)."""
+        from integreat.local import snapshot
+        from integreat.local.registry_clients import prune_clients
+
+        restored = snapshot.restore_data(self._snapshots, region=REGION, bucket=BUCKET)
+        if any(restored.values()):
+            progress(f"restored {restored['objects']} object(s) and {restored['messages']} queued message(s)")
+        pruned = prune_clients(operator_url, identity)
+        if pruned:
+            progress(f"registry: dropped {pruned} app client id(s) the user pool no longer has")
+        snapshots = snapshot.Snapshots(
+            self._snapshots, region=REGION, bucket=BUCKET, queues=QUEUES, storage_queue=STORAGE_QUEUE
+        )
+        snapshots.start()
+
+        def save() -> None:
+            counts = snapshots.stop()
+            print(f"saved {counts['pools']} user pool(s), {counts['objects']} object(s), "
+                  f"{counts['messages']} message(s)")  # fmt: skip
+
+        self._stops.append(save)
 
     def _integrations(
         self, operator_url: str, specs: tuple[Any, ...], secrets: Any, progress: Callable[[str], None]
@@ -307,15 +356,13 @@ class LocalPlatform:
             runtime.database.close()
 
         self._stops.append(uninstall)
-        layer = LocalCognito(
-            settings.aws_endpoint_url,
-            port=self.ports.cognito,
-            key_file=self.state_dir / "cognito-signing-key.pem",
-            run_trigger=lambda name, event: getattr(triggers, name)(event, None),
-            region=REGION,
-        )
-        layer.start()
-        self._stops.append(layer.stop)
+        endpoint = settings.aws_endpoint_url
+
+        def make() -> Any:
+            return LocalCognito(endpoint, port=self.ports.cognito, key_file=self.state_dir / "cognito-signing-key.pem",
+                                run_trigger=lambda name, event: getattr(triggers, name)(event, None), region=REGION)  # fmt: skip
+
+        self._run(parts.listening("cognito", make, self.ports.cognito))
         progress(f"cognito: {cognito_url} (moto's Cognito, with Integreat's triggers)")
         return cognito_url
 
@@ -324,9 +371,8 @@ class LocalPlatform:
 
         # Chalice local warns that it admits IAM routes unchecked; our middleware checks them.
         warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
-        server = ApiServer(load_app(), self.ports.api)
-        server.start()
-        self._stops.append(server.stop)
+        app = load_app()
+        self._run(parts.listening("api", lambda: ApiServer(app, self.ports.api), self.ports.api))
         progress(f"api: http://127.0.0.1:{self.ports.api}")
 
     def _workers(self, settings: Settings, progress: Callable[[str], None]) -> None:
@@ -343,10 +389,14 @@ class LocalPlatform:
             ("cross-app-events", EVENTS_QUEUE, lambda e: route_events(e, runtime().messaging_deps())),
         ):
             url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-            worker = QueueWorker(name, sqs, url, queue_arn(sqs, url), handler, REGION)
-            worker.start()
-            self._stops.append(worker.stop)
+            worker = QueueWorker(name, sqs, url, queue_arn(sqs, url), handler, REGION, ready=self._ready)
+            self._run(parts.worker(name, worker.restarted))  # each start: a fresh copy of this one
         progress("workers: storage-events, cross-app-events")
+
+    def _ready(self) -> bool:
+        """Workers poll only while what their handlers need is up (no receives burnt meanwhile)."""
+        watching = self.supervisor
+        return watching is None or not any(watching.down(p) for p in ("postgres", "moto", "aws front"))
 
     def _describe(self, settings: Settings, cognito_url: str, seconds: float) -> dict[str, Any]:
         from chalicelib.db.tenant import Database

@@ -115,6 +115,21 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a live Postgres process (a reused pid of another program is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user (the server's user when we are not root)
+        pass
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc (macOS): trust the signal
+        return True
+    return b"postgres" in command or b"postmaster" in command
+
+
 def _is_root() -> bool:
     return os.geteuid() == 0
 
@@ -171,12 +186,17 @@ class EmbeddedPostgres:
         return f"postgresql://{SUPERUSER}:{quote(meta['password'])}@127.0.0.1:{meta['port']}/{database}"
 
     def start(self, timeout: float = 30.0) -> str:
-        """Init (first time), start, wait until it accepts connections; returns the superuser URL."""
+        """Init (first time), start, wait until it accepts connections; returns the superuser URL.
+        A server of this cluster already running on the wanted port (a crashed `make dev` leaves
+        it behind) is reused, not refused (issue 14)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         meta = self._meta()
         port = self.port or int(meta.get("port") or 0) or free_port()
+        if self.running() and self.listening_port() == port:
+            self._wait_ready(port, timeout)
+            return self.url()
         if port_in_use(port):
             raise EmbeddedPostgresError(
                 f"port {port} on 127.0.0.1 is in use: stop what holds it or choose another port "
@@ -190,11 +210,35 @@ class EmbeddedPostgres:
         return self.url()
 
     def stop(self) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
+        if self.running():
             self._pg_ctl("stop", "-w", "-m", "fast", check=False)
 
     def running(self) -> bool:
-        return (self.data_dir / "postmaster.pid").exists()
+        """Whether the postmaster named in `postmaster.pid` is alive. The file alone says nothing:
+        a SIGKILLed server leaves it behind (issue 14), and Postgres itself ignores a stale one."""
+        pid = self.pid()
+        return pid is not None and _alive(pid)
+
+    def pid(self) -> int | None:
+        """The postmaster's pid from `postmaster.pid` (line 1), or None without a readable file."""
+        lines = self._pid_file_lines()
+        return int(lines[0]) if lines and lines[0].strip().isdigit() else None
+
+    def listening_port(self) -> int | None:
+        """The port the running postmaster listens on (`postmaster.pid` line 4)."""
+        lines = self._pid_file_lines()
+        return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
+    def accepting(self) -> bool:
+        """Alive and accepting TCP connections on its port: what the supervisor checks."""
+        port = self.listening_port()
+        return self.running() and port is not None and port_in_use(port)
+
+    def _pid_file_lines(self) -> list[str]:
+        try:
+            return (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:  # absent, or (as root) unreadable mid-write: not running as far as we know
+            return []
 
     def _server_options(self, port: int) -> str:
         options = [

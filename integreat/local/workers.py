@@ -34,10 +34,20 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) ->
 
 class QueueWorker:
     """One thread: receive up to 10, run the handler, delete what it did not report as failed
-    (a handler that raises fails the whole batch: SQS makes it visible again, then the DLQ)."""
+    (a handler that raises fails the whole batch: SQS makes it visible again, then the DLQ).
+
+    `ready()` gates each poll: while a part the handler needs is down (the supervisor restarting
+    Postgres), the worker does not receive, so an outage does not burn receives towards the DLQ."""
 
     def __init__(
-        self, name: str, sqs: Any, queue_url: str, queue_arn: str, handler: Handler, region: str
+        self,
+        name: str,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        region: str,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.name = name
         self._sqs, self._url, self._arn, self._handler, self._region = (
@@ -47,7 +57,9 @@ class QueueWorker:
             handler,
             region,
         )
+        self._ready = ready
         self._stop = threading.Event()
+        self._crash = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"worker-{name}", daemon=True)
         self.batches = 0
 
@@ -58,8 +70,28 @@ class QueueWorker:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def crash(self) -> None:
+        """Make the thread end at its next turn: a fault the supervisor must notice and repair
+        (the chaos tests inject it)."""
+        self._crash.set()
+
+    def restarted(self) -> QueueWorker:
+        """A new worker on the same queue and handler (a thread cannot be started twice)."""
+        return QueueWorker(
+            self.name, self._sqs, self._url, self._arn, self._handler, self._region, self._ready
+        )
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if self._crash.is_set():  # the thread ends as an unforeseen error would end it
+                logger.error("worker crashed (injected fault)", extra={"worker": self.name})
+                return
+            if not self._ready():
+                self._stop.wait(0.2)
+                continue
             try:
                 self.poll_once(wait=1)
             except Exception:  # a worker must outlive a bad poll; the message returns to the queue

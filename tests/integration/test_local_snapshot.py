@@ -1,0 +1,73 @@
+"""Issue 14: the local platform's snapshot keeps messages in flight and their receive counts
+(the DLQ after 5 receives holds across restarts), and the journal keeps what was queued after
+the last snapshot when the process dies without saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from chalicelib.provisioning.queues import ensure_queue
+from integreat.local import snapshot
+
+REGION = "eu-west-1"
+QUEUES = ["work", "work-dlq"]
+
+
+def _snapshots(folder: Path) -> snapshot.Snapshots:
+    return snapshot.Snapshots(folder, region=REGION, bucket="none", queues=QUEUES, storage_queue="work")
+
+
+def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
+    found = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility, AttributeNames=["All"]
+    )
+    return list(found.get("Messages", []))
+
+
+def test_in_flight_messages_keep_their_receive_count_and_reach_the_dlq_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = ensure_queue(sqs, "work").url
+        sqs.send_message(QueueUrl=url, MessageBody="poison")
+        for _ in range(3):
+            assert _receive(sqs, url, visibility=0)  # failed deliveries, visible again at once
+        assert _receive(sqs, url, visibility=300)  # the fourth is in flight: invisible for 5 minutes
+        _snapshots(tmp_path).save(force=True)
+    with mock_aws():  # a fresh moto: the next start
+        sqs = boto3.client("sqs", region_name=REGION)
+        pair = ensure_queue(sqs, "work")
+        assert snapshot.restore_data(tmp_path, region=REGION, bucket="none")["messages"] == 1
+        fifth = _receive(sqs, pair.url, visibility=0)
+        assert [m["Body"] for m in fifth] == ["poison"]
+        assert fifth[0]["Attributes"]["ApproximateReceiveCount"] == "5"
+        assert _receive(sqs, pair.url, visibility=0) == []  # a sixth receive moves it to the DLQ
+        assert [m["Body"] for m in _receive(sqs, pair.dlq_url, visibility=0)] == ["poison"]
+
+
+def test_a_crash_after_the_snapshot_loses_no_queued_message(tmp_path: Path) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = ensure_queue(sqs, "work").url
+        sqs.send_message(QueueUrl=url, MessageBody="before")
+        saver = _snapshots(tmp_path)
+        saver.save(force=True)
+        saver.journal.install()
+        try:
+            sqs.send_message(QueueUrl=url, MessageBody="after")  # then the process dies: no save
+            done = _receive(sqs, url, visibility=300)
+            for message in done:
+                if message["Body"] == "before":
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        finally:
+            saver.journal.uninstall()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = ensure_queue(sqs, "work").url
+        snapshot.restore_data(tmp_path, region=REGION, bucket="none")
+        assert [m["Body"] for m in _receive(sqs, url, visibility=0)] == ["after"]
