@@ -10,7 +10,6 @@ restarts any part that dies (supervisor.py); moto's state is snapshotted and jou
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.settings import Settings
 from integreat.local import parts
+from integreat.local.summary import describe, print_summary, sync_local_integrations
 from integreat.local.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class LocalPlatform:
         except BaseException:
             self.stop()
             raise
-        self.summary = self._describe(settings, cognito_url, time.monotonic() - started)
+        self.summary = describe(settings, self.ports.api, cognito_url, time.monotonic() - started)
         (self.state_dir / "platform.json").write_text(json.dumps(self.summary, indent=2))
         return self.summary
 
@@ -277,7 +277,7 @@ class LocalPlatform:
         if not report.ok:
             raise PlatformError(f"provisioning failed: {report.failed}")
         progress(f"provisioned: {', '.join(report.active)}")
-        self._integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
+        sync_local_integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
         if self._owns_moto:
             self._restore(operator_url, IdentityProvisioner(cognito, client("iam", base), config), progress)
         return base._replace(
@@ -312,22 +312,6 @@ class LocalPlatform:
                   f"{counts['messages']} message(s)")  # fmt: skip
 
         self._stops.append(save)
-
-    def _integrations(
-        self, operator_url: str, specs: tuple[Any, ...], secrets: Any, progress: Callable[[str], None]
-    ) -> None:
-        """Sync the manifest's integrations; give each a local placeholder secret if it has none
-        (the stand-in upstreams accept any key; a real one is set with `integreat integrations secret`)."""
-        from chalicelib.db.pool import connector
-        from chalicelib.provisioning.integrations import sync_integrations
-
-        sync_integrations(connector(operator_url), specs)
-        for spec in specs:
-            # Set by an operator, or by an earlier start: keep it.
-            with contextlib.suppress(secrets.exceptions.ResourceExistsException):
-                secrets.create_secret(Name=spec.secret, SecretString=f"local-{spec.name}-key")
-        if specs:
-            progress(f"integrations: {', '.join(s.name for s in specs)}")
 
     def _cognito(self, settings: Settings, progress: Callable[[str], None]) -> str:
         from chalicelib.db.tenant import Database
@@ -397,49 +381,3 @@ class LocalPlatform:
         """Workers poll only while what their handlers need is up (no receives burnt meanwhile)."""
         watching = self.supervisor
         return watching is None or not any(watching.down(p) for p in ("postgres", "moto", "aws front"))
-
-    def _describe(self, settings: Settings, cognito_url: str, seconds: float) -> dict[str, Any]:
-        from chalicelib.db.tenant import Database
-        from integreat.context import role_url
-
-        assert settings.database_url
-        registry = Database(settings.database_url)
-        try:
-            active = {slug: a for slug, a in registry.registry.all().items() if a.status == "active"}
-            apps = {slug: list(a.clients) for slug, a in active.items()}
-            roles = {slug: a.iam_role_id for slug, a in active.items() if a.iam_role_id}
-        finally:
-            registry.close()
-        return {
-            "api": f"http://127.0.0.1:{self.ports.api}",
-            "aws_endpoint": settings.aws_endpoint_url,
-            "cognito_endpoint": cognito_url,
-            "user_pool_id": settings.user_pool_id,
-            "region": REGION,
-            "bucket": BUCKET,
-            "database": role_url(settings.database_url, "postgres", "***"),
-            "apps": apps,
-            "roles": roles,  # each app's IAM role id: what `integreat service credentials` signs as
-            "ready_seconds": round(seconds, 2),
-            "pid": os.getpid(),
-        }
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    church = summary["apps"].get("church", ["<client id>"])[0] if summary.get("apps") else "<client id>"
-    print(
-        f"""
-Integreat is running (ready in {summary["ready_seconds"]} s). Ctrl-C stops everything.
-
-  API              {summary["api"]}           (GET /health is public; everything else needs a token)
-  Cognito          {summary["cognito_endpoint"]}  (moto + Integreat's triggers; pool {summary["user_pool_id"]})
-  AWS (moto)       {summary["aws_endpoint"]}  (S3 bucket {summary["bucket"]}, SQS, IAM)
-  apps             {", ".join(f"{slug} (client {ids[0] if ids else '-'})" for slug, ids in summary["apps"].items())}
-
-First call:
-  .venv/bin/integreat users signup --app church --email alice@example.org --password 'Passw0rd!Passw0rd'
-  TOKEN=$(.venv/bin/integreat token --app church --user alice@example.org --password 'Passw0rd!Passw0rd')
-  curl -H "Authorization: Bearer $TOKEN" {summary["api"]}/me
-  (church's client id: {church})
-"""
-    )
