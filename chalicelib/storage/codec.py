@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.storage.model import Access, access_of
 from chalicelib.storage.spec import FolderRule, StorageSpec
 
 
@@ -24,11 +25,17 @@ def from_json(value: Any) -> StorageSpec:
     folders = tuple(
         FolderRule(
             path=str(f["path"]),
-            write=str(f["write"]),
-            read=str(f["read"]),
+            write=_access(f["write"]),
+            read=_access(f["read"]),
             content_types=tuple(str(c) for c in f["content_types"]),
             max_size=int(f["max_size"]),
         )
         for f in data.get("folders", [])
     )
     return StorageSpec(folders=folders)
+
+
+def _access(value: Any) -> Access:
+    """A right as stored: a string (every row written before issue 18, and one principal since) or a
+    list. An empty list (no row is written so) admits nobody but the platform admin: it fails closed."""
+    return access_of(str(name) for name in value) if isinstance(value, list) else str(value)

@@ -9,12 +9,11 @@ decoding them exactly once (`urllib.parse.unquote_plus`) is the event layer's jo
 (`chalicelib.storage.events`, DESIGN.md decision 2). Nothing here decodes again: a literal
 `church%2F..%2Fx` is one segment named that, at the top level, not a way out of `church/`.
 
-Who may do what, for a key `<app>/<folder><rest>`:
+Who may do what, for a key `<app>/<folder><rest>` (the principals themselves: `access`):
 - the platform admin: write and read in every app folder (the folder's content types and size
   limit still apply to writes), and read `_quarantine/`, which nobody writes through here;
-- "members": any member of `<app>` (an actor acting for `<app>` with at least one role);
-- "owner": in a `{user}` folder, the user whose Cognito sub is that segment;
-- a role name: members of `<app>` who hold that role;
+- a folder's `write` and `read` name one principal or several ("members", "owner", roles): a
+  caller any one of them admits may;
 - in a `{user}` folder the owner may always read their own files, whatever `read` says.
 """
 
@@ -24,7 +23,11 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from chalicelib.storage.spec import ANY_TYPE, MEMBERS, OWNER, USER, FolderRule, StorageSpec, size_text
+from chalicelib.storage.access import Actor as Actor  # part of this API
+from chalicelib.storage.access import Place, refusal
+from chalicelib.storage.access import quote as _quote
+from chalicelib.storage.access import who as _who
+from chalicelib.storage.spec import ANY_TYPE, USER, FolderRule, StorageSpec, size_text
 from chalicelib.storage.spec import content_type_allowed as content_type_allowed  # part of this API
 from chalicelib.tenancy.slugs import validate_slug
 
@@ -42,16 +45,6 @@ _KEEP_EXTENSION = 16  # a longer "extension" is just part of the name when the n
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SEPARATORS = re.compile(r"[/\\]")
-_PLAIN = re.compile(r"[A-Za-z0-9_.@:+/-]{1,60}")
-
-
-class Actor(NamedTuple):
-    """Who uploads or reads, as the token (API) or the uploading principal (event) says."""
-
-    app: str | None  # the app the actor acts for (the token's app, or the app's IAM role)
-    user_id: str | None  # Cognito sub; None for an app's backend or its identity-pool role
-    roles: tuple[str, ...]  # roles in `app`; (): not a member
-    is_admin: bool = False
 
 
 class Verdict(NamedTuple):
@@ -142,11 +135,11 @@ def judge_write(
     """`decide_write` for a key already `locate`d (the consumer locates once, per event)."""
     if not where.allowed or where.folder is None or where.app is None:
         return where
-    refusal = _access_refusal("write", where.folder.write, actor, where)
-    if refusal is None:
-        refusal = _content_refusal(where.folder, f"{where.app}/{where.folder.path}", size, content_type)
-    if refusal is not None:
-        return where._replace(allowed=False, reason=refusal)
+    refused = refusal("write", where.folder.write, actor, Place(where.app, where.folder.path, where.owner))
+    if refused is None:
+        refused = _content_refusal(where.folder, f"{where.app}/{where.folder.path}", size, content_type)
+    if refused is not None:
+        return where._replace(allowed=False, reason=refused)
     # The consumer runs this per event: an allowed verdict keeps locate's reason, unformatted.
     return where
 
@@ -169,9 +162,9 @@ def decide_read(key: str, *, actor: Actor | None, storage: Mapping[str, StorageS
         return where._replace(
             reason=f"{_who(actor)} owns {where.app}/{where.folder.path} and may always read it"
         )
-    refusal = _access_refusal("read", where.folder.read, actor, where)
-    if refusal is not None:
-        return where._replace(allowed=False, reason=refusal)
+    refused = refusal("read", where.folder.read, actor, Place(where.app, where.folder.path, where.owner))
+    if refused is not None:
+        return where._replace(allowed=False, reason=refused)
     return where._replace(reason=f"{_who(actor)} may read {where.app}/{where.folder.path}")
 
 
@@ -240,38 +233,6 @@ def _match(path: str, segments: list[str]) -> str | None:
     return owner
 
 
-def _access_refusal(verb: str, rule: str, actor: Actor | None, where: Verdict) -> str | None:
-    """Why `actor` may not `verb` (write/read) in `where`'s folder under `rule`, or None."""
-    if actor is not None and (actor.is_admin or _holds(actor, rule, where)):
-        return None  # the common case, decided without building any message
-    place = f"{where.app}/{where.folder.path if where.folder else ''}"
-    if actor is None:
-        return f"{'uploader' if verb == 'write' else 'reader'} unknown: nobody may {verb} {place} anonymously"
-    if actor.is_admin:
-        return None
-    if actor.app != where.app:
-        acts = f"acts for {_quote(actor.app)}" if actor.app else "acts for no app"
-        return f"{_who(actor)} {acts}: only {where.app} may {verb} {place}"
-    if rule == MEMBERS and actor.roles:
-        return None
-    if rule == OWNER and actor.user_id is not None and actor.user_id == where.owner:
-        return None
-    if rule not in (MEMBERS, OWNER) and rule in actor.roles:
-        return None
-    who_may = {MEMBERS: f"members of {where.app}", OWNER: f"its owner {_quote(where.owner or '')}"}
-    return f"{_who(actor)} may not {verb} {place}: only {who_may.get(rule, f'{where.app} role {rule!r}')} may"
-
-
-def _holds(actor: Actor, rule: str, where: Verdict) -> bool:
-    if actor.app != where.app:
-        return False
-    if rule == MEMBERS:
-        return bool(actor.roles)
-    if rule == OWNER:
-        return actor.user_id is not None and actor.user_id == where.owner
-    return rule in actor.roles
-
-
 def _content_refusal(
     folder: FolderRule, place: str, size: int | None, content_type: str | None
 ) -> str | None:
@@ -288,23 +249,3 @@ def _content_refusal(
     if size > folder.max_size:
         return f"size {size_text(size)} exceeds {place} limit of {size_text(folder.max_size)}"
     return None
-
-
-def _who(actor: Actor | None) -> str:
-    if actor is None:
-        return "nobody"
-    if actor.is_admin:
-        return "the platform admin"
-    if actor.user_id is None:
-        return f"the backend of {_quote(actor.app)}" if actor.app else "an unknown principal"
-    roles = ", ".join(_quote(role) for role in actor.roles) or "not a member"
-    return f"user {_quote(actor.user_id)} of {_quote(actor.app) if actor.app else 'no app'} ({roles})"
-
-
-def _quote(text: str, limit: int = 60) -> str:
-    """Plain names as they are; anything else through repr() (which escapes control characters)
-    and cut, so that a reason stays on one readable line whatever an uploader sent."""
-    if _PLAIN.fullmatch(text):
-        return text
-    shown = repr(text)
-    return shown if len(shown) <= limit else f"{shown[: limit - 3]}..."

@@ -12,6 +12,9 @@ here at run time.
     [apps.church.storage.folders."private/{user}/"]
     write = "owner"
     read = "owner"
+    [apps.church.storage.folders."rotas/"]
+    write = ["admin", "volunteer"]     # any of them; a single principal may stay a string
+    read = "members"
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from chalicelib.storage.model import USER as USER
+from chalicelib.storage.model import Access as Access
 from chalicelib.storage.model import FolderRule as FolderRule
 from chalicelib.storage.model import StorageSpec as StorageSpec
+from chalicelib.storage.model import access_of
+from chalicelib.storage.model import principals as principals
 
 if TYPE_CHECKING:
     from chalicelib.tenancy.toml_reader import Table
@@ -204,22 +210,62 @@ def _inherited(table: Table, name: str, default: _T | None, written: frozenset[s
     return default
 
 
-def _access(table: Table, name: str, per_user: bool, roles: tuple[str, ...] | None) -> str | None:
-    allowed = f"{MEMBERS!r}, {OWNER!r} (a folder with a {USER!r} segment only) or one of the app's roles"
-    value = table.text(name, allowed)
-    if value is None:
+def _access(table: Table, name: str, per_user: bool, roles: tuple[str, ...] | None) -> Access | None:
+    """`write` or `read`: one principal as a string, or an array of them (any one is admitted)."""
+    value = table.values.get(name)
+    if isinstance(value, list):
+        return _principal_list(table, name, value, per_user, roles)
+    text = table.text(name, _access_rule(per_user))
+    if text is None or not _principal_ok(table, name, text, per_user, roles):
         return None
+    return text
+
+
+def _access_rule(per_user: bool) -> str:
+    owner = f", {OWNER!r}" if per_user else f", {OWNER!r} (a folder with a {USER!r} segment only)"
+    return f'{MEMBERS!r}{owner} or one of the app\'s roles, or an array of roles such as ["a", "b"]'
+
+
+def _principal_list(
+    table: Table, name: str, raw: list[object], per_user: bool, roles: tuple[str, ...] | None
+) -> Access | None:
+    if not raw:
+        table.report(
+            name, f"is an empty array, which admits nobody; name who may {name}, such as {MEMBERS!r}"
+        )
+        return None
+    items = table.child(name)
+    before = len(table.issues)
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            items.reject(index, f"a string: {_access_rule(per_user)}", item)
+        elif item in seen:
+            items.report(index, f"duplicate {item!r}, first at {name}[{seen[item]}]; list it once")
+        elif _principal_ok(items, index, item, per_user, roles):
+            seen[item] = index
+    if MEMBERS in seen and len(seen) > 1:
+        # Not harmless: a reader of the manifest could take the list for a restriction it is not.
+        table.report(name, f"{MEMBERS!r} already admits every member, whatever their roles (and the owner):"
+                           f" write {name} = {MEMBERS!r} alone")  # fmt: skip
+    return access_of(seen) if len(table.issues) == before else None
+
+
+def _principal_ok(
+    table: Table, key: str | int, value: str, per_user: bool, roles: tuple[str, ...] | None
+) -> bool:
+    """Is `value` a principal of this folder? If not, the reason is reported at `key` of `table`."""
     if value in (MEMBERS, OWNER) and roles is not None and value in roles:
-        table.report(name, f"{value!r} is ambiguous: the app also has a role {value!r}; rename the role")
-        return None
+        table.report(key, f"{value!r} is ambiguous: the app also has a role {value!r}; rename the role")
+        return False
     if value == OWNER and not per_user:
-        table.report(name, f"{OWNER!r} needs a folder with a {USER!r} segment, such as 'private/{USER}/'")
-        return None
+        table.report(key, f"{OWNER!r} needs a folder with a {USER!r} segment, such as 'private/{USER}/'")
+        return False
     options = (MEMBERS, *((OWNER,) if per_user else ()), *(roles or ()))
     if value in options or (roles is None and value != OWNER):
-        return value
-    table.reject(name, "one of " + ", ".join(repr(option) for option in options), value)
-    return None
+        return True
+    table.reject(key, "one of " + ", ".join(repr(option) for option in options), value)
+    return False
 
 
 def _content_types(table: Table) -> tuple[str, ...] | None:

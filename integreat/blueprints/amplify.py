@@ -1,10 +1,11 @@
 """Amplify Gen 2 outputs (`amplify_outputs.json`, schema versions 1 to 1.4) -> a Proposal.
 
 - auth.groups -> app roles ("ADMINS" -> "admin", the platform's app-admin role);
-- storage.buckets[].paths -> folders under the app's folder: `media/{entity_id}/*` becomes
-  `media/{user}/` (one folder per user, owner-only where the entity had the access); access
-  actions -> who may write (write, delete) and read (read, get, list); `guest` is flagged (the
-  platform has no guest access), `resource` (function access) is reported;
+- storage.buckets[].paths -> folders under the app's folder: an owner path becomes `media/{user}/`
+  (one folder per user, owner-only where the entity had the access); access actions -> who may
+  write (write, delete) and read (read, get, list), every principal of a right kept (any of them
+  may); `guest` is flagged (the platform has no guest access), `resource` (function access) is
+  reported;
 - data (AppSync), auth settings, and the rest are reported with what to do instead.
 """
 
@@ -21,6 +22,14 @@ VERSIONS = ("1", "1.1", "1.2", "1.3", "1.4")
 SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 READ_ACTIONS = {"read", "get", "list"}
 WRITE_ACTIONS = {"write", "delete"}
+#: The owner segment of a path as Amplify writes it into amplify_outputs.json: the `{entity_id}`
+#: of `defineStorage` replaced by the identity pool's variable for `entity('identity')` access
+#: (amplify-backend packages/backend-storage/src/constants.ts, `entityIdSubstitution`), and as
+#: `defineStorage` declares it (`entityIdPathToken`).
+ENTITY_SEGMENTS = ("${cognito-identity.amazonaws.com:sub}", "{entity_id}")
+USER = "{user}"
+MEMBERS = "members"
+OWNER = "owner"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -78,44 +87,69 @@ def _auth(auth: dict[str, Any], proposal: Proposal) -> None:
 
 def _storage(storage: dict[str, Any], proposal: Proposal) -> None:
     for b, bucket in enumerate(storage.get("buckets") or []):
-        for path, rule in sorted((bucket.get("paths") or {}).items()):
-            where = f"storage.buckets[{b}].paths.{json.dumps(path)}"
-            folder_path = _folder(path)
-            if folder_path is None:
-                proposal.note(UNMAPPED, where, f"{path!r} gives no platform folder: segments of a-z, 0-9,"
-                                               " '_', '-' ending in '/*'; rename it by hand")  # fmt: skip
-                continue
-            folder = _access(rule if isinstance(rule, dict) else {}, folder_path, proposal, where)
+        for folder_path, entries in _folders(bucket.get("paths") or {}, b, proposal).items():
+            folder = _access(entries, folder_path, proposal)
             if folder is not None:
+                where = entries[0][0]
                 proposal.add_folder(folder_path, folder, where)
-                proposal.note(
-                    MAPPED, where, f"folder {folder_path!r}: write {folder.write}, read {folder.read}"
-                )
+                proposal.note(MAPPED, where, f"folder {folder_path!r}: write {_shown(folder.write)},"
+                                             f" read {_shown(folder.read)}")  # fmt: skip
+
+
+Entry = tuple[str, dict[str, Any]]  # where in the blueprint, the path's access rule
+
+
+def _folders(paths: dict[str, Any], b: int, proposal: Proposal) -> dict[str, list[Entry]]:
+    """Each platform folder with the path rules that make it.
+
+    Amplify writes one `media/{entity_id}/*` definition as two paths: the entity's access at
+    `media/${cognito-identity.amazonaws.com:sub}/*`, everyone else's at `media/*` (`{entity_id}`
+    replaced by `*`, then `/*/*` cut to `/*`: storage_access_orchestrator.ts,
+    `placeholderSubstitution`). It refuses any other path that is a prefix of an `{entity_id}`
+    path, so a `media/*` beside an owner path is that definition's, and joins its folder.
+    """
+    found: dict[str, list[Entry]] = {}
+    for path, rule in sorted(paths.items()):
+        where = f"storage.buckets[{b}].paths.{json.dumps(path)}"
+        folder_path = _folder(path)
+        if folder_path is None:
+            proposal.note(UNMAPPED, where, f"{path!r} gives no platform folder: segments of a-z, 0-9,"
+                                           " '_', '-' ending in '/*'; rename it by hand")  # fmt: skip
+            continue
+        found.setdefault(folder_path, []).append((where, rule if isinstance(rule, dict) else {}))
+    for plain in [path for path in found if f"{path}{USER}/" in found]:
+        owned = f"{plain}{USER}/"
+        proposal.note(MAPPED, found[plain][0][0], f"the rules Amplify writes here for {plain}{{entity_id}}/*"
+                                                  f" (all but the owner's) join folder {owned!r}")  # fmt: skip
+        found[owned] += found.pop(plain)
+    return found
 
 
 def _folder(path: str) -> str | None:
     if not path.endswith("/*"):
         return None
     segments = path[:-2].split("/")
-    mapped = ["{user}" if s == "{entity_id}" else s for s in segments]
-    if mapped.count("{user}") > 1 or not all(s == "{user}" or SEGMENT.fullmatch(s) for s in mapped):
+    mapped = [USER if s in ENTITY_SEGMENTS else s for s in segments]
+    if mapped.count(USER) > 1 or not all(s == USER or SEGMENT.fullmatch(s) for s in mapped):
         return None
     return "/".join(mapped) + "/"
 
 
-def _access(rule: dict[str, Any], path: str, proposal: Proposal, where: str) -> Folder | None:
+def _access(entries: list[Entry], path: str, proposal: Proposal) -> Folder | None:
     writers: list[str] = []
     readers: list[str] = []
-    for who, actions in rule.items():
-        acts = set(actions or [])
-        principal = _principal(who, path, proposal, f"{where}.{who}")
-        if principal is None:
-            continue
-        if acts & WRITE_ACTIONS:
-            writers.append(principal)
-        if acts & READ_ACTIONS:
-            readers.append(principal)
-    write, read = _pick(writers, proposal, where, "write"), _pick(readers, proposal, where, "read")
+    for where, rule in entries:
+        for who, actions in rule.items():
+            acts = set(actions or [])
+            principal = _principal(who, path, proposal, f"{where}.{who}")
+            if principal is None:
+                continue
+            if acts & WRITE_ACTIONS:
+                writers.append(principal)
+            if acts & READ_ACTIONS:
+                readers.append(principal)
+    where = entries[0][0]
+    write, read = _right(writers, proposal, where, "write"), _right(readers, proposal, where, "read")
     if write is None:
         proposal.note(UNMAPPED, where, "nobody the platform knows may write here; give it a writer by hand")
         return None
@@ -124,12 +158,12 @@ def _access(rule: dict[str, Any], path: str, proposal: Proposal, where: str) -> 
 
 def _principal(who: str, path: str, proposal: Proposal, where: str) -> str | None:
     if who == "authenticated":
-        return "members"
+        return MEMBERS
     if who.startswith("entity"):
-        if "{user}" not in path:
+        if USER not in path:
             proposal.note(UNMAPPED, where, "entity access outside an {entity_id} path has no owner")
             return None
-        return "owner"
+        return OWNER
     if who.startswith("group"):
         return proposal.role_for_group(who.removeprefix("groups").removeprefix("group"), where)
     if who == "guest":
@@ -140,14 +174,23 @@ def _principal(who: str, path: str, proposal: Proposal, where: str) -> str | Non
     return None
 
 
-def _pick(principals: list[str], proposal: Proposal, where: str, right: str) -> str | None:
-    """The platform allows one principal per right: members covers every role and the owner;
-    otherwise the owner, then the first role. What is dropped is reported."""
-    if not principals:
-        return None
-    chosen = "members" if "members" in principals else "owner" if "owner" in principals else principals[0]
-    dropped = [p for p in dict.fromkeys(principals) if p != chosen and chosen != "members"]
-    if dropped:
-        proposal.note(UNMAPPED, where, f"{right}: only {chosen!r} kept; also had {', '.join(dropped)}"
-                                       " (one principal per right: add a role or widen it by hand)")  # fmt: skip
-    return chosen
+def _right(principals: list[str], proposal: Proposal, where: str, right: str) -> str | list[str] | None:
+    """A folder right holding every principal given it (issue 18), in the blueprint's order: one
+    as a string, several as a list. `members` alone when it is among them: it admits every member,
+    whatever their roles, and the owner. What was merged is reported."""
+    unique = list(dict.fromkeys(principals))
+    if MEMBERS in unique:
+        covered = [p for p in unique if p != MEMBERS]
+        if covered:
+            proposal.note(MAPPED, where, f"{right}: members (authenticated) already includes"
+                                         f" {', '.join(covered)}; kept as members")  # fmt: skip
+        return MEMBERS
+    if len(unique) < 2:
+        return unique[0] if unique else None
+    proposal.note(MAPPED, where, f"{right}: {', '.join(unique)} merged into one folder right"
+                                 " (any of them may)")  # fmt: skip
+    return unique
+
+
+def _shown(access: str | list[str]) -> str:
+    return access if isinstance(access, str) else " or ".join(access)

@@ -44,8 +44,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Folder:
-    write: str
-    read: str
+    # One principal, or several of whom any may (issue 18): a list, as tomlkit writes a TOML array.
+    write: str | list[str]
+    read: str | list[str]
 
 
 @dataclass

@@ -41,8 +41,9 @@ def test_amplify_groups_become_roles_and_paths_become_folders() -> None:
     proposal = amplify.propose(amplify.load(FIXTURES / "amplify_outputs.json"), "cityevents")
     assert proposal.roles == ["member", "admin", "organizers"]  # ADMINS is the app-admin role
     assert proposal.folders == {
-        "posters/": Folder(write="organizers", read="members"),
-        "tickets/{user}/": Folder(write="owner", read="owner"),  # {entity_id}: one folder per user
+        # issue 18: both groups that write posters/* keep the right (it listed one before)
+        "posters/": Folder(write=["organizers", "admin"], read="members"),
+        "tickets/{user}/": Folder(write="owner", read=["owner", "admin"]),  # {entity_id}: per user
     }
     flagged = messages(proposal, FLAGGED)
     assert "posters/*" in flagged  # guest read of posters: not granted, said so
@@ -50,7 +51,31 @@ def test_amplify_groups_become_roles_and_paths_become_folders() -> None:
     unmapped = messages(proposal, UNMAPPED)
     assert "exports/*" in unmapped  # function ("resource") access only: no writer the platform knows
     assert "models: Event, Ticket" in unmapped  # AppSync: datasets suggested
-    assert "also had admin" in unmapped  # one principal per right: what was dropped is said
+    merged_rights = messages(proposal, MAPPED)  # issue 18: nothing dropped, what was merged is said
+    assert "write: organizers, admin merged into one folder right" in merged_rights
+    assert "read: members (authenticated) already includes organizers, admin" in merged_rights
+
+
+def test_two_writer_groups_on_one_path_keep_the_right_and_owner_paths_as_amplify_writes_them() -> None:
+    proposal = amplify.propose(amplify.load(FIXTURES / "amplify_outputs_two_writers.json"), "parish")
+
+    assert proposal.roles == ["member", "pastors", "volunteers", "organists"]
+    assert proposal.folders == {
+        "rotas/": Folder(write=["pastors", "volunteers"], read="members"),
+        # `notes/${cognito-identity.amazonaws.com:sub}/*` (the owner's) and `notes/*` (the group's):
+        # one `notes/{entity_id}/*` definition, so one folder
+        "notes/{user}/": Folder(write="owner", read=["owner", "pastors"]),
+    }
+    mapped = messages(proposal, MAPPED)
+    assert "write: pastors, volunteers merged into one folder right (any of them may)" in mapped
+    assert "join folder 'notes/{user}/'" in mapped
+    assert "overlap" not in messages(proposal, UNMAPPED)
+    result = merged(MANIFEST, proposal)
+    assert 'write = ["pastors", "volunteers"]' in result
+    rotas = {rule.path: rule for rule in parse_manifest(result).app("parish").storage.folders}["rotas/"]
+    assert (rotas.write, rotas.read) == (("pastors", "volunteers"), "members")
+    again = amplify.propose(amplify.load(FIXTURES / "amplify_outputs_two_writers.json"), "parish")
+    assert merged(result, again) == result  # a list compares equal to the manifest's array
 
 
 def lines_in_order(original: str, result: str) -> bool:

@@ -18,6 +18,7 @@ from chalicelib.storage.rules import (
     decide_read,
     decide_write,
     folder_key,
+    judge_write,
     key_problem,
     locate,
     safe_filename,
@@ -520,3 +521,60 @@ def test_folder_key_on_random_filenames() -> None:
             [(UPLOADS, None), (PUBLIC, None), (PRIVATE, "u-" + str(rng.randrange(10**9)))]
         )
         _assert_inside(folder_key("church", folder, filename, owner=owner), "church", folder, owner)
+
+
+# --- several principals for one right (issue 18) --------------------------------------------------
+
+ROTAS = FolderRule("rotas/", ("pastors", "volunteers"), "members", ("text/plain",), MB)
+NOTES = FolderRule("notes/{user}/", "owner", ("owner", "pastors"), ("text/plain",), MB)
+PARISH = {"parish": StorageSpec((ROTAS, NOTES))}
+PASTOR = Actor("parish", "u-pastor", ("member", "pastors"))
+HELPER = Actor("parish", "u-helper", ("member", "volunteers"))
+ORGANIST = Actor("parish", "u-organist", ("member", "organists"))
+
+
+def parish_write(key: str, actor: Actor | None) -> Verdict:
+    return decide_write(key, size=10, content_type="text/plain", actor=actor, storage=PARISH)
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed"),
+    [(PASTOR, True), (HELPER, True), (ORGANIST, False), (Actor("church", "u-pastor", ("pastors",)), False)],
+)
+def test_any_listed_role_may_write(actor: Actor, allowed: bool) -> None:
+    assert parish_write("parish/rotas/may.txt", actor).allowed is allowed
+
+
+def test_a_refusal_names_every_listed_principal() -> None:
+    refused = parish_write("parish/rotas/may.txt", ORGANIST)
+
+    assert refused.reason == (
+        "user u-organist of parish (member, organists) may not write parish/rotas/:"
+        " only parish roles 'pastors' or 'volunteers' may"
+    )
+    assert (
+        "only its owner u-pastor or parish role 'pastors' may"
+        in decide_read("parish/notes/u-pastor/n.txt", actor=HELPER, storage=PARISH).reason
+    )
+
+
+def test_an_owner_or_a_listed_role_may_read_a_user_folder() -> None:
+    key = "parish/notes/u-helper/n.txt"
+
+    assert decide_read(key, actor=HELPER, storage=PARISH).allowed  # the owner
+    assert decide_read(key, actor=PASTOR, storage=PARISH).allowed  # a listed role
+    assert not decide_read(key, actor=ORGANIST, storage=PARISH).allowed
+    assert not parish_write(key, PASTOR).allowed  # write is the owner's alone
+    assert parish_write(key, HELPER).allowed
+
+
+def test_judge_write_admits_any_listed_principal_of_a_located_key() -> None:
+    # The consumer's path: locate once, then judge each uploader.
+    where = locate("parish/rotas/may.txt", PARISH)
+
+    verdicts = {
+        actor.user_id: judge_write(where, size=10, content_type="text/plain", actor=actor).allowed
+        for actor in (PASTOR, HELPER, ORGANIST)
+    }
+
+    assert verdicts == {"u-pastor": True, "u-helper": True, "u-organist": False}

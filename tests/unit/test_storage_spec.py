@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.storage.codec import from_json, to_json
 from chalicelib.storage.spec import (
     GB,
     KB,
@@ -15,6 +16,7 @@ from chalicelib.storage.spec import (
     folder_path_problem,
     folders_overlap,
     parse_size,
+    principals,
     size_text,
 )
 from chalicelib.tenancy.manifest import ManifestError, ManifestIssue, load_manifest, parse_manifest
@@ -141,6 +143,47 @@ def test_size_text(size: int, text: str) -> None:
     assert size_text(size) == text
 
 
+# --- several principals for one right (issue 18) --------------------------------------------------
+
+
+def test_a_right_may_list_several_principals_and_a_string_stays_one() -> None:
+    body = (
+        DEFAULTS
+        + folder("rotas/", 'write = ["admin", "volunteer"]', write="")
+        + folder("private/{user}/", 'read = ["owner", "admin"]', write="owner", read="")
+        + folder("public/", write="admin")
+    )
+
+    rotas, private, public = church_storage(body).folders
+
+    assert (rotas.write, rotas.read) == (("admin", "volunteer"), "members")
+    assert (private.write, private.read) == ("owner", ("owner", "admin"))
+    assert public.write == "admin"
+    assert principals(rotas.write) == ("admin", "volunteer")
+    assert principals(public.write) == ("admin",)
+
+
+def test_a_list_of_one_is_that_principal() -> None:
+    # One form per right, so that a rule compares equal however the manifest spelled it.
+    [docs] = church_storage(DEFAULTS + folder("docs/", 'write = ["admin"]', write="")).folders
+
+    assert docs.write == "admin"
+
+
+def test_the_registry_keeps_lists_and_still_reads_the_old_single_string_rows() -> None:
+    several = FolderRule("rotas/", ("admin", "volunteer"), "members", ("image/*",), 10 * MB)
+    single = FolderRule("public/", "admin", "members", ("image/*",), 10 * MB)
+    spec = StorageSpec((several, single))
+
+    assert from_json(to_json(spec)) == spec
+    stored = '{"folders": [{"path": "public/", "write": "admin", "read": "members", "content_types": ["image/*"], "max_size": 1024}]}'
+    assert from_json(stored).folders[0].write == "admin"  # a row written before issue 18
+    assert from_json(stored.replace('"admin"', '["admin", "volunteer"]')).folders[0].write == (
+        "admin",
+        "volunteer",
+    )
+
+
 # --- invalid storage tables: one case per rule --------------------------------------------------
 
 
@@ -257,6 +300,43 @@ INVALID = [
         f"{OWN}.write",
         "'owner' is ambiguous: the app also has a role 'owner'",
         app='[apps.church]\nname = "G"\nroles = ["member", "owner"]\n',
+    ),
+    # write / read as a list of principals (issue 18)
+    case(
+        "write-list-unknown-role",
+        DEFAULTS + folder("x/", 'write = ["admin", "pastor"]', write=""),
+        f'{STORAGE}.folders."x/".write[1]',
+        "must be one of 'members', 'member', 'volunteer', 'admin'; got 'pastor'",
+    ),
+    case(
+        "write-list-empty",
+        DEFAULTS + folder("x/", "write = []", write=""),
+        f'{STORAGE}.folders."x/".write',
+        "is an empty array, which admits nobody",
+    ),
+    case(
+        "read-list-duplicate",
+        DEFAULTS + folder("x/", 'read = ["admin", "volunteer", "admin"]', read=""),
+        f'{STORAGE}.folders."x/".read[2]',
+        "duplicate 'admin', first at read[0]; list it once",
+    ),
+    case(
+        "write-list-not-string",
+        DEFAULTS + folder("x/", 'write = ["admin", 1]', write=""),
+        f'{STORAGE}.folders."x/".write[1]',
+        "got integer 1",
+    ),
+    case(
+        "write-list-owner-without-placeholder",
+        DEFAULTS + folder("x/", 'write = ["admin", "owner"]', write=""),
+        f'{STORAGE}.folders."x/".write[1]',
+        "'owner' needs a folder with a '{user}' segment",
+    ),
+    case(
+        "write-list-members-and-a-role",
+        DEFAULTS + folder("x/", 'write = ["members", "admin"]', write=""),
+        f'{STORAGE}.folders."x/".write',
+        "'members' already admits every member",
     ),
     # content types
     case(
