@@ -12,8 +12,8 @@ from typing import Any
 from chalice.app import ChaliceViewError, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
-from chalicelib.inputs import InputError, text_problem
 from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, UnknownUserError
+from chalicelib.inputs import InputError, text_problem
 from chalicelib.observability import SERVER_ERRORS, count, logger
 from chalicelib.storage.errors import StorageRefusal, StorageRequestError
 from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from chalicelib.inputs import InputError, decode_json
 from chalicelib.identity.jwks import Jwks, JwksError
 from chalicelib.identity.names import ADMIN_GROUP, APP_CLAIM, ROLES_CLAIM, roles_in
 from chalicelib.identity.rs256 import b64url_decode, verify
+from chalicelib.inputs import InputError, decode_json
 from chalicelib.tenancy.registry import Registry
 
 ALGORITHM = "RS256"

@@ -105,10 +105,8 @@ def _wait_ready(state: Path, process: subprocess.Popen[bytes], log: Path, second
         summary = state / "platform.json"
         if summary.exists():
             info: dict[str, Any] = json.loads(summary.read_text())
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{info['api']}/health", timeout=2) as r,
-            ):  # noqa: S310
+            health = f"{info['api']}/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as r:  # noqa: S310
                 if r.status == 200:
                     return info
         time.sleep(0.5)
