@@ -10,6 +10,7 @@ from constructs import Construct
 from chalicelib.tenancy.manifest import Manifest
 from integreat.infra import data
 from integreat.infra.api import Api, api
+from integreat.infra.hosting import Frontends
 from integreat.infra.identity import Identity, identity
 from integreat.infra.nag import suppress
 from integreat.infra.provisioning import provisioning
@@ -28,9 +29,10 @@ class PlatformStack(cdk.Stack):
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
         _grant(app, users, bucket, queues, secrets)
-        provisioning(
+        apps = provisioning(
             self, stage, app, users, bucket.bucket_name, secrets, manifest_text(manifest), manifest.slugs
         )
+        Frontends(self, "Frontends", stage, manifest, users, bucket.bucket_name, app.url, apps)
         _outputs(self, app, users, bucket.bucket_name, queues, secrets)
         suppress(self)
 

@@ -96,15 +96,35 @@ def masked_email(email: str) -> str:
     return f"{local[:1]}***@{domain[:1]}***"
 
 
+#: Cognito's user pool endpoint is called from browsers (Amplify, amazon-cognito-identity-js) on
+#: any origin: it allows every origin, and lets the SDKs read its error headers.
+CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"),
+)
+
+
+def preflight(requested_headers: str) -> Reply:
+    """The answer to a CORS preflight: POST (every operation) and GET (the JWKS), the headers asked."""
+    allowed = requested_headers or "content-type, x-amz-target, x-amz-user-agent"
+    headers = [("Access-Control-Allow-Methods", "POST, GET, OPTIONS"), ("Access-Control-Allow-Headers", allowed),
+               ("Access-Control-Max-Age", "86400")]  # fmt: skip
+    return Reply(200, headers, b"")
+
+
 def handler_class(handle: Callable[[Exchange], Reply]) -> type[BaseHTTPRequestHandler]:
     """An HTTP handler that answers every request with `handle`."""
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            reply = handle(Exchange(self.command, self.path, self.headers, body))
+            if self.command == "OPTIONS":  # a browser's preflight: Cognito answers it itself
+                reply = preflight(self.headers.get("Access-Control-Request-Headers", ""))
+            else:
+                reply = handle(Exchange(self.command, self.path, self.headers, body))
             self.send_response(reply.status)
-            for name, value in [*reply.headers, ("Content-Length", str(len(reply.body)))]:
+            headers = [*reply.headers, *CORS_HEADERS, ("Content-Length", str(len(reply.body)))]
+            for name, value in headers:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(b"" if self.command == "HEAD" else reply.body)

@@ -124,6 +124,10 @@ class LocalPlatform:
         if os.environ.get(FAULTS_ENV) == "1":
             signal.signal(signal.SIGUSR1, lambda *_: self.crash_workers())
         print_summary(self.summary)
+        from integreat.local.frontends import start_frontends  # only here: off the platform's import
+
+        # Each built example frontend on its local origin.
+        self._stops.append(start_frontends(self.summary))
         try:
             done.wait()
         finally:

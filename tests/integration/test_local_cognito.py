@@ -272,3 +272,29 @@ def test_every_trigger_sees_the_generated_username_of_an_email_pool(
         ("pre_token_generation", "TokenGeneration_Authentication", sub),
     ]
     assert claims(tokens["IdToken"])["cognito:username"] == sub
+
+
+def test_browsers_preflights_are_answered_and_every_reply_is_readable_cross_origin(local: Local) -> None:
+    # Amplify in a browser on its own origin calls Cognito cross-origin; Cognito allows any origin.
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(local.url.rsplit(":", 1)[1]), timeout=10)
+    asked = "content-type,x-amz-target,x-amz-user-agent"
+    conn.request("OPTIONS", "/", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+                                          "Access-Control-Request-Headers": asked})  # fmt: skip
+    preflight = conn.getresponse()
+    preflight.read()
+    assert preflight.status == 200
+    assert preflight.getheader("Access-Control-Allow-Origin") == "*"
+    assert "POST" in (preflight.getheader("Access-Control-Allow-Methods") or "")
+    assert preflight.getheader("Access-Control-Allow-Headers") == asked
+    body = json.dumps({"ClientId": local.identity.clients["church"], "Username": "nobody@example.org",
+                       "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "nobody@example.org", "PASSWORD": "x"}})  # fmt: skip
+    conn.request("POST", "/", body=body, headers={"Origin": "http://localhost:5173", "Content-Type": "application/x-amz-json-1.1",
+                                                  "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth"})  # fmt: skip
+    refused = conn.getresponse()
+    refused.read()
+    assert refused.status == 400
+    assert refused.getheader("Access-Control-Allow-Origin") == "*"
+    assert "x-amzn-ErrorType" in (refused.getheader("Access-Control-Expose-Headers") or "")
+    conn.close()

@@ -1,0 +1,60 @@
+"""`integreat outputs`: an app's `amplify_outputs.json` for one stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from integreat import context
+from integreat.commands.common import ManifestOpt, console, err
+
+OUTPUTS_FILE = Path("cdk-outputs.json")  # what `integreat deploy` writes (integreat/commands/infra.py)
+
+
+def build(
+    app: str, stage: str, manifest: Path | None = None, outputs_file: Path = OUTPUTS_FILE
+) -> dict[str, Any]:
+    """The document; OutputsError (a sentence) when the stage's values or the app are missing."""
+    from chalicelib.tenancy.manifest import load_manifest
+    from integreat.outputs import STAGES, OutputsError, amplify_outputs, app_of, local_values, stack_values
+
+    if stage not in STAGES:
+        raise OutputsError(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    declared = load_manifest(manifest)
+    if stage == "local":
+        values = local_values(context.running_platform())
+    else:
+        values = stack_values(outputs_file, stage, declared)
+    return amplify_outputs(app_of(declared, app, values), values)
+
+
+def outputs(
+    app: Annotated[str, typer.Option("--app", help="The app whose frontend reads these outputs.")],
+    stage: Annotated[str, typer.Option("--stage", help="local (the running `make dev`), dev or prod.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    outputs_file: Annotated[
+        Path, typer.Option("--outputs-file", help="dev/prod: what `cdk deploy --outputs-file` wrote.")
+    ] = OUTPUTS_FILE,
+    manifest: ManifestOpt = None,
+) -> None:
+    """The app's amplify_outputs.json (schema 1.4): its client, folders and the API, for Amplify JS.
+
+    Example: integreat outputs --app church --stage local --out examples/church-web/public/amplify_outputs.json
+    """
+    from integreat.outputs import OutputsError
+
+    try:
+        document = build(app, stage, manifest, outputs_file)
+    except OutputsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    text = json.dumps(document, indent=2) + "\n"
+    if out is None:
+        print(text, end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")

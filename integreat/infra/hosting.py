@@ -1,0 +1,154 @@
+"""Amplify Hosting for every app that declares a frontend: an `AWS::Amplify::App` and a `Branch`
+per app (and a `Domain` when it names one), plus each app's client id as a stack output, which
+`integreat outputs --stage dev|prod` reads from cdk-outputs.json.
+
+The apps live in nested stacks, each app in the shard its slug hashes to: a stack holds at most
+500 resources and 200 parameters (each app client is one parameter of its nested stack), and an
+app never moves between shards when others are added or removed (moving would replace its
+Amplify app, and with it its default domain).
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+
+By default a branch takes manual (zip) deployments; a frontend that names a repository is built
+by Amplify from it, with the access token read from Secrets Manager at deploy (never in the
+template) and the app's `amplify_outputs.json` in the build's environment (AMPLIFY_OUTPUTS).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import aws_cdk as cdk
+from aws_cdk import aws_amplify as amplify
+from constructs import Construct
+
+from chalicelib.tenancy.manifest import AppSpec, Manifest
+from integreat.infra.identity import Identity
+from integreat.infra.stages import Stage
+from integreat.outputs import StageValues, amplify_outputs, client_output_name
+
+
+class Frontend(NamedTuple):
+    """How an app's frontend is hosted."""
+
+    repository: str | None = None  # https://github.com/org/repo; None: manual zip deployments
+    branch: str = "main"
+    token_secret: str | None = None  # Secrets Manager name of the repository access token
+    domain: str | None = None  # a custom domain (its DNS is the app team's)
+
+
+#: Apps that declare a frontend. A constant until the manifest has a section for it (issue 17).
+FRONTENDS: Mapping[str, Frontend] = {"church": Frontend(), "events": Frontend(), "students": Frontend()}
+#: Never change: an app's shard is crc32(slug) % SHARDS. At 1,000 apps a shard holds about 50
+#: (3 resources and 1 parameter each); test_hosting.py checks the worst shard stays in bounds.
+SHARDS = 20
+#: Single-page apps: every path without a file extension is the app's index.html.
+SPA_RULE = amplify.CfnApp.CustomRuleProperty(
+    source="</^[^.]+$|\\.(?!(css|gif|ico|jpg|jpeg|js|json|map|png|svg|txt|webp|woff|woff2|ttf)$)([^.]+$)/>",
+    target="/index.html",
+    status="200",
+)
+BUILD_SPEC = """version: 1
+frontend:
+  phases:
+    preBuild:
+      commands:
+        - npm ci
+        - printf '%s' "$AMPLIFY_OUTPUTS" > amplify_outputs.json
+    build:
+      commands:
+        - npm run build
+  artifacts:
+    baseDirectory: dist
+    files:
+      - '**/*'
+  cache:
+    paths:
+      - node_modules/**/*
+"""
+
+
+def shard(slug: str) -> int:
+    """The nested stack an app's frontend lives in: stable, whatever else the manifest holds."""
+    return zlib.crc32(slug.encode()) % SHARDS
+
+
+class Hosting(Construct):
+    """Every hosted app's Amplify resources, in nested stacks `Shard<n>`."""
+
+    def __init__(
+        self, scope: Construct, id: str, stage: Stage, apps: tuple[AppSpec, ...], values: StageValues,
+        frontends: Mapping[str, Frontend] = FRONTENDS,
+    ) -> None:  # fmt: skip
+        super().__init__(scope, id)
+        shards: dict[int, cdk.NestedStack] = {}
+        for app in (a for a in apps if a.slug in frontends):
+            index = shard(app.slug)
+            if index not in shards:
+                shards[index] = cdk.NestedStack(
+                    self, f"Shard{index}", description=f"Integreat {stage.name}: app frontends, shard {index}"
+                )
+            hosted_app(shards[index], stage, app, frontends[app.slug], values)
+
+
+class Frontends(Construct):
+    """What the platform stack adds for app frontends: each app's client id as an output, and
+    Amplify Hosting for the apps that declare a frontend. `provisioned` is the provisioner's
+    custom resource: it answers `Client.<slug>` with each app's client id."""
+
+    def __init__(
+        self, scope: Construct, id: str, stage: Stage, manifest: Manifest, users: Identity, bucket_name: str,
+        api_url: str, provisioned: cdk.CustomResource, frontends: Mapping[str, Frontend] = FRONTENDS,
+    ) -> None:  # fmt: skip
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        clients = {slug: provisioned.get_att_string(f"Client.{slug}") for slug in manifest.slugs}
+        values = StageValues(
+            stage.name, stack.region, users.user_pool.user_pool_id, bucket_name, api_url, clients,
+            identity_pool_id=users.identity_pool.ref,
+        )  # fmt: skip
+        for slug, client in values.clients.items():
+            # In the stack itself: only top-level outputs reach cdk-outputs.json. The identity
+            # pool's 10 role mappings keep the stack far below CloudFormation's 200 outputs.
+            cdk.CfnOutput(stack, client_output_name(slug), value=client, description=f"{slug}'s app client")
+        Hosting(self, "Hosting", stage, manifest.apps, values, frontends)
+
+
+def hosted_app(scope: Construct, stage: Stage, app: AppSpec, frontend: Frontend, values: StageValues) -> None:
+    outputs = cdk.Stack.of(scope).to_json_string(amplify_outputs(app, values))
+    token = _access_token(frontend)
+    hosted = amplify.CfnApp(
+        scope, f"{app.slug}App", name=f"{stage.prefix}-{app.slug}", platform="WEB",
+        description=f"{app.name} ({stage.name})", custom_rules=[SPA_RULE], build_spec=BUILD_SPEC,
+        environment_variables=[
+            amplify.CfnApp.EnvironmentVariableProperty(name="AMPLIFY_OUTPUTS", value=outputs),
+            amplify.CfnApp.EnvironmentVariableProperty(name="INTEGREAT_APP", value=app.slug),
+            amplify.CfnApp.EnvironmentVariableProperty(name="INTEGREAT_STAGE", value=stage.name),
+        ],
+        tags=[cdk.CfnTag(key="integreat:app", value=app.slug), cdk.CfnTag(key="integreat:stage", value=stage.name)],
+        repository=frontend.repository, access_token=token,
+    )  # fmt: skip
+    branch = amplify.CfnBranch(
+        scope, f"{app.slug}Branch", app_id=hosted.attr_app_id, branch_name=frontend.branch,
+        stage="PRODUCTION" if stage.name == "prod" else "DEVELOPMENT",
+        enable_auto_build=frontend.repository is not None,
+    )  # fmt: skip
+    if frontend.domain:
+        domain = amplify.CfnDomain(
+            scope, f"{app.slug}Domain", app_id=hosted.attr_app_id, domain_name=frontend.domain,
+            sub_domain_settings=[amplify.CfnDomain.SubDomainSettingProperty(branch_name=frontend.branch, prefix="")],
+        )  # fmt: skip
+        domain.add_dependency(branch)
+
+
+def _access_token(frontend: Frontend) -> str | None:
+    """None for manual deployments (`aws amplify create-deployment`, then the zip upload)."""
+    if frontend.repository is None:
+        return None
+    if frontend.token_secret is None:
+        raise ValueError(
+            f"frontend {frontend.repository}: a repository needs token_secret (its access token)"
+        )
+    # A `{{resolve:secretsmanager:...}}` reference: CloudFormation reads the token at deploy.
+    return cdk.SecretValue.secrets_manager(frontend.token_secret).unsafe_unwrap()

@@ -1,0 +1,120 @@
+"""The browser tier: headless Chromium drives examples/church-web against `integreat dev`.
+
+One local platform for the session (tests/clients' fixture: free ports, a temporary state
+directory), the example built once if it is not (`npm ci` + `npm run build`), and served the way
+`make dev` serves it (integreat/local/frontends.py) on a free port: its declared origin. The same
+page is also served on a second port, an origin no app declares.
+
+Needs Chromium (Debian's: `apt-get install chromium`), Playwright for Python (`pip install
+playwright`; its own browser download is not used) and Node.js 20+ with npm. Without them the
+tier skips and says how to install them; INTEGREAT_REQUIRE_BROWSER=1 (CI) makes that a failure.
+Screenshots of every step go to $INTEGREAT_BROWSER_ARTIFACTS, else tests/browser/artifacts/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integreat.local.frontends import PORT_ENV, Site, example_dir, outputs_bytes, serve, start_frontends
+from integreat.local.postgres import free_port
+from tests.clients.conftest import platform as platform
+from tests.clients.harness import MIN_NODE, Platform, missing
+from tests.conftest import ROOT
+
+REQUIRE = "INTEGREAT_REQUIRE_BROWSER"
+EXAMPLE = example_dir("church")
+ARTIFACTS = Path(os.environ.get("INTEGREAT_BROWSER_ARTIFACTS") or Path(__file__).parent / "artifacts")
+INSTALL = (
+    "the browser tests need Chromium and Playwright for Python: `apt-get install chromium` (Debian;"
+    " or set INTEGREAT_CHROMIUM to a Chromium binary) and `.venv/bin/pip install playwright`"
+    " (`playwright install` is not needed)"
+)
+
+
+def chromium_path() -> str:
+    found = os.environ.get("INTEGREAT_CHROMIUM") or next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
+    if found is None:
+        missing(f"{INSTALL}; no chromium on PATH", REQUIRE)
+    return found
+
+
+def _npm(*args: str) -> None:
+    done = subprocess.run(["npm", *args, "--no-audit", "--no-fund", "--loglevel=error"], cwd=EXAMPLE,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    if done.returncode != 0:
+        missing(f"`npm {' '.join(args)}` in {EXAMPLE} failed (is the npm registry reachable?):\n{done.stderr[-2000:]}",
+                REQUIRE)  # fmt: skip
+
+
+def build_example() -> Path:
+    """examples/church-web/dist, built now if missing (`npm ci` once per lockfile, then the build)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        missing(f"Node.js {MIN_NODE}+ and npm are needed to build {EXAMPLE}", REQUIRE)
+    stamp = EXAMPLE / "node_modules" / ".integreat-lock.sha256"
+    digest = hashlib.sha256((EXAMPLE / "package-lock.json").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        _npm("ci")
+        stamp.write_text(digest)
+    if not (EXAMPLE / "dist" / "index.html").is_file():
+        _npm("run", "build")
+    return EXAMPLE / "dist"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing(f"{INSTALL}; playwright is not installed", REQUIRE)
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="session")
+def dist() -> Path:
+    return build_example()
+
+
+@pytest.fixture(scope="session")
+def origins(platform: Platform, dist: Path) -> Iterator[dict[str, str]]:
+    """{"declared": church's origin as `make dev` serves it, "other": the same page elsewhere}."""
+    port, other = free_port(), free_port()
+    manifest = ROOT / "integreat.toml"
+    said: list[str] = []
+    stop = start_frontends(platform.info, said.append, {PORT_ENV.format(slug="CHURCH"): str(port)}, manifest)
+    stop_other = serve(Site(dist, outputs_bytes("church", platform.info, manifest)), other)
+    try:
+        assert f"  frontend church: http://localhost:{port}" in said, said
+        yield {"declared": f"http://localhost:{port}", "other": f"http://localhost:{other}"}
+    finally:
+        stop_other()
+        stop()
+
+
+@pytest.fixture(scope="module")
+def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
+    """Save a screenshot of `page` as <artifacts>/<module>/<nn>-<step>.png."""
+    folder = ARTIFACTS / Path(str(request.node.name)).stem
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    count = iter(range(1, 1000))
+
+    def take(page: Any, step: str) -> None:
+        page.screenshot(path=str(folder / f"{next(count):02d}-{step}.png"), full_page=True)
+
+    return take
