@@ -1,4 +1,4 @@
-"""Chalice entry point: creates the app and registers blueprints. Nothing else (STYLE.md 1)."""
+"""Chalice entry point: creates the app and registers blueprints. Nothing else: the handlers are thin and grouped in blueprints."""
 
 from __future__ import annotations
 

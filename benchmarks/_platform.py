@@ -6,8 +6,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from chalicelib.apps import Database
 from chalicelib.db.pool import connector
-from chalicelib.db.tenant import RUNTIME_ROLE, Database
+from chalicelib.db.tenant import RUNTIME_ROLE
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec, load_manifest
 from chalicelib.tenancy.slugs import login_role, schema_name

@@ -34,7 +34,7 @@ import json, sys
 from chalicelib.identity import triggers
 from chalicelib.runtime import Runtime, use_runtime
 from chalicelib.settings import Settings
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.tenancy.registry import AppRecord, Registry
 
 church = AppRecord("church", "active", "Church", enrollment="open", roles=("member", "admin"),

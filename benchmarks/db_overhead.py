@@ -1,4 +1,4 @@
-"""What the tenant helper adds to one point query (DESIGN.md: "no extra round trip over the raw query").
+"""What the tenant helper adds to one point query (the design's figure: "no extra round trip over the raw query").
 
 The same `SELECT value FROM settings WHERE key = %s` on church's 1,000-row `settings`, timed
 per call on warm connections, in interleaved blocks:
@@ -28,8 +28,9 @@ from urllib.parse import unquote, urlsplit
 from benchmarks import _platform
 from benchmarks._pg import BenchDatabase, backend_pid, fresh_database, one_cpu
 from benchmarks._timing import Call, interleaved
+from chalicelib.apps import Database
 from chalicelib.db.pool import Connection, connector
-from chalicelib.db.tenant import Database, switch_sql
+from chalicelib.db.tenant import switch_sql
 from chalicelib.tenancy.slugs import app_role
 from integreat.local.pgbouncer import find_pgbouncer, running_pgbouncer, through
 

@@ -26,11 +26,11 @@ import psycopg2
 from benchmarks import _platform
 from benchmarks._pg import fresh_database
 from benchmarks._timing import interleaved
+from chalicelib.apps import Database
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import record_identity
-from chalicelib.db.tenant import Database
 from chalicelib.runtime import Runtime, use_runtime
 from chalicelib.settings import Settings
+from chalicelib.tenancy.register import record_identity
 
 POOL = "eu-west-1_AbCdEf123"
 CLIENT_ID = "benchgatewayclient000000a"

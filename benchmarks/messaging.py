@@ -23,8 +23,8 @@ import psycopg2.extras
 
 from benchmarks import _platform
 from benchmarks._pg import backend_pid, fresh_database, one_cpu
+from chalicelib.apps import Database
 from chalicelib.db.pool import connector
-from chalicelib.db.tenant import Database
 from chalicelib.messaging.consumer import MessagingDeps, process
 from chalicelib.messaging.envelope import parse
 from chalicelib.messaging.inbox import INSERT, row

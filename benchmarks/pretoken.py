@@ -23,12 +23,12 @@ from typing import Any
 
 from benchmarks import _platform
 from benchmarks._pg import fresh_database
+from chalicelib.apps import Database
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import record_identity
-from chalicelib.db.tenant import Database
 from chalicelib.identity import triggers
 from chalicelib.runtime import Runtime, use_runtime
 from chalicelib.settings import Settings
+from chalicelib.tenancy.register import record_identity
 
 EVENT = (
     Path(__file__).resolve().parent.parent / "tests" / "events" / "cognito_pre_token_v2_authentication.json"

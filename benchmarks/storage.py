@@ -21,13 +21,13 @@ import psycopg2.extras
 
 from benchmarks import _platform
 from benchmarks._pg import backend_pid, fresh_database, one_cpu
+from chalicelib.apps import Database
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import record_identity
-from chalicelib.db.tenant import Database
 from chalicelib.storage.consumer import StorageDeps, process
 from chalicelib.storage.objects import ObjectStore
 from chalicelib.storage.spec import FolderRule, StorageSpec
 from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import record_identity
 
 EVENTS = 1000
 RUNS = 11

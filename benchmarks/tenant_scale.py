@@ -1,6 +1,6 @@
 """1,000 apps: what provisioning them costs, and whether a request gets slower once they exist.
 
-DESIGN.md holds us to "per-request cost independent of the number of apps (1,000 apps ~ 3 apps)".
+The design holds us to "per-request cost independent of the number of apps (1,000 apps ~ 3 apps)".
 On one fresh database:
 
 1. the three demo apps are provisioned and the latency of `Database.read` is measured
@@ -22,8 +22,9 @@ import time
 from benchmarks import _platform
 from benchmarks._pg import BenchDatabase, backend_pid, fresh_database, one_cpu
 from benchmarks._timing import Call, interleaved
+from chalicelib.apps import Database
 from chalicelib.db.pool import Connection, connector
-from chalicelib.db.tenant import RUNTIME_ROLE, Database
+from chalicelib.db.tenant import RUNTIME_ROLE
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, login_role

@@ -1,4 +1,4 @@
-"""AWS clients, created lazily behind small cached factories (STYLE.md 7).
+"""AWS clients, created lazily behind small cached factories (settings read once; clients made on first use).
 
 boto3 is imported on first use, never at import time: the pre-token-generation path and every
 cold start stay free of it. One endpoint setting points every service at moto locally.

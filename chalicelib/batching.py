@@ -1,7 +1,7 @@
 """SQS consumers that stage per record and write per batch, with partial batch responses.
 
 Powertools' BatchProcessor calls one function per record and reports the records that raised
-(DESIGN.md decision 3). Our consumers also batch their database writes: records stage their
+(design decision 3). Our consumers also batch their database writes: records stage their
 rows, `flush()` writes them when the batch ends, and the records of a failed write are turned
 into batch item failures, so SQS retries exactly those.
 
@@ -139,3 +139,12 @@ class StagingBatchProcessor(BatchProcessor):
         failed = zip(self.fail_messages, self.exceptions, strict=False)
         self._retry([r for r, exc in failed if isinstance(r, SQSRecord) and _transient(exc)])
         super()._clean()  # type: ignore[no-untyped-call]
+
+
+def first_message_id(event: dict[str, Any]) -> str | None:
+    """The id of the batch's first record, read through Powertools' `SQSEvent` view: the
+    invocation's correlation id on every log line."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
+
+    first = next(SQSEvent(event).records, None)
+    return first.message_id if first is not None else None

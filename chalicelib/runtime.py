@@ -4,7 +4,7 @@ Handlers reach the database, the token verifier and the Cognito directory throug
 Each is built (and its modules imported) on first use, off the cold-start path of functions that
 never need it.
 Tests and the local platform build a Runtime of their own and install it with `use_runtime()`:
-injection, not patching (STYLE.md 8).
+injection, not patching.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.db.tenant import Database, Params, Row, TenantCursor
+from chalicelib.apps import Database
+from chalicelib.db.tenant import Params, Row, TenantCursor
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # imported where first used: each costs cold-start time some functions never need

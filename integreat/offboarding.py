@@ -18,9 +18,10 @@ import psycopg2.extensions
 
 from chalicelib.db.migrate import APP_SET, load_migrations, migrate_target
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import activate_app, bootstrap, provision_app, remove_app
+from chalicelib.db.provision import bootstrap
 from chalicelib.provisioning.database import app_target
 from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import activate_app, provision_app, remove_app
 from chalicelib.tenancy.slugs import schema_name, validate_slug
 from integreat.local.postgres import EmbeddedPostgresError, binaries
 

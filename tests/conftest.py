@@ -1,6 +1,6 @@
 """Shared fixtures: one real Postgres for the session (embedded, or INTEGREAT_DATABASE_URL).
 
-Tiers (STYLE.md 9): tests/unit (no IO), tests/integration (real Postgres, moto),
+Tiers: tests/unit (no IO), tests/integration (real Postgres, moto),
 tests/security (the isolation matrix, as attacks), tests/e2e (the local platform).
 """
 
@@ -21,9 +21,10 @@ from typing import Any
 import psycopg2
 import pytest
 
+from chalicelib.apps import Database
 from chalicelib.aws import client as aws_client
 from chalicelib.db.pool import connector
-from chalicelib.db.tenant import RUNTIME_ROLE, Database
+from chalicelib.db.tenant import RUNTIME_ROLE
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
 from chalicelib.provisioning.queues import QueuePair, ensure_queue

@@ -1,4 +1,6 @@
-"""Provisioning of the Postgres side of the tenant boundary. Idempotent and crash-safe.
+"""Provisioning of the Postgres side of the tenant boundary: roles, schemas, grants, credentials,
+removal. Idempotent and crash-safe. The registry's rows are `chalicelib.tenancy.store`'s, which
+sends them in the same transactions as the statements built here.
 
 Runs with the operator's connection (a role allowed to CREATE ROLE: the superuser locally, the
 database owner on Neon). Each app is provisioned in one transaction, so a crash leaves either
@@ -17,13 +19,8 @@ from __future__ import annotations
 import psycopg2.extensions
 
 from chalicelib.db.credentials import new_password, scram_verifier
-from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.migrate import PLATFORM_SET, Target, load_migrations, migrate_target
 from chalicelib.db.tenant import ADMIN_ROLE, LOGIN_SEARCH_PATH, PLATFORM_SCHEMA, RUNTIME_ROLE
-from chalicelib.messaging.codec import to_json as events_json
-from chalicelib.sharing.model import to_json as datasets_json
-from chalicelib.storage.codec import to_json
-from chalicelib.tenancy.manifest import AppSpec
 from chalicelib.tenancy.slugs import app_role, login_role, schema_name
 
 Connection = psycopg2.extensions.connection
@@ -81,7 +78,9 @@ def ensure_credentials(conn: Connection, role: str) -> None:
         cur.execute("COMMIT")
 
 
-def _app_sql(slug: str) -> str:
+def app_roles_sql(slug: str) -> str:
+    """The statements (inside the caller's transaction) that create the app's roles and schema,
+    idempotently; `chalicelib.tenancy.store.provision_app` adds the registry row to them."""
     role, login, schema = app_role(slug), login_role(slug), schema_name(slug)
     return f"""
 SELECT pg_advisory_xact_lock(hashtext('integreat:app:{slug}'));
@@ -107,74 +106,15 @@ ALTER ROLE "{login}" SET search_path = "{schema}", pg_temp;
 """
 
 
-def provision_app(conn: Connection, app: AppSpec) -> None:
-    """Roles, schema, grants and the registry row (status `provisioning`) of one app."""
-    with conn.cursor() as cur:
-        try:
-            cur.execute("BEGIN;" + _app_sql(app.slug))
-            cur.execute(
-                f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, storage, events, datasets, status)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, 'provisioning')"
-                " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, enrollment = EXCLUDED.enrollment,"
-                " roles = EXCLUDED.roles, storage = EXCLUDED.storage, events = EXCLUDED.events,"
-                " datasets = EXCLUDED.datasets,"
-                " updated_at = now(),"
-                " status = CASE WHEN apps.status = 'active' THEN 'active' ELSE 'provisioning' END;"
-                " COMMIT",
-                (
-                    app.slug,
-                    app.name,
-                    app.enrollment,
-                    list(app.roles),
-                    to_json(app.storage),
-                    events_json(app.events),
-                    datasets_json(app.datasets),
-                ),
-            )
-        except psycopg2.Error as exc:
-            cur.execute("ROLLBACK")
-            raise ProvisioningError(f"app {app.slug!r}: {exc}".strip()) from exc
-    ensure_credentials(conn, login_role(app.slug))
-
-
-def record_identity(
-    conn: Connection, slug: str, client_id: str, iam_role_arn: str, iam_role_id: str | None = None
-) -> None:
-    """Store the app's Cognito client and IAM role in the registry (client id -> app mapping)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            f"BEGIN; UPDATE {PLATFORM_SCHEMA}.apps SET iam_role_arn = %(arn)s, iam_role_id = %(role_id)s,"
-            " updated_at = now() WHERE slug = %(slug)s"
-            " AND (iam_role_arn, iam_role_id) IS DISTINCT FROM (%(arn)s, %(role_id)s);"
-            f" INSERT INTO {PLATFORM_SCHEMA}.app_clients (client_id, slug, name) VALUES (%(client)s, %(slug)s, %(name)s)"
-            " ON CONFLICT (client_id) DO NOTHING; COMMIT",
-            {
-                "slug": slug,
-                "arn": iam_role_arn,
-                "role_id": iam_role_id,
-                "client": client_id,
-                "name": f"integreat-{slug}",
-            },
-        )
-
-
-def activate_app(conn: Connection, slug: str) -> None:
-    """Mark the app active: the runtime serves it from the next registry refresh."""
-    with conn.cursor() as cur:
-        cur.execute(
-            f"UPDATE {PLATFORM_SCHEMA}.apps SET status = 'active', updated_at = now()"
-            " WHERE slug = %s AND status <> 'active'",
-            (slug,),
-        )
-
-
-def remove_app(conn: Connection, slug: str) -> None:
-    """Drop the app's schema and roles and mark it removed, in one transaction."""
+def drop_app_sql(slug: str, *, first: str = "") -> str:
+    """One transaction that drops the app's schema and both its roles and their credentials,
+    after `first` (the registry's own change, `chalicelib.tenancy.store.remove_app`). Parameters:
+    `%(login)s`, and whatever `first` names."""
     role, login, schema = app_role(slug), login_role(slug), schema_name(slug)
-    sql = f"""
+    return f"""
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('integreat:app:{slug}'));
-UPDATE {PLATFORM_SCHEMA}.apps SET status = 'removed', updated_at = now() WHERE slug = %(slug)s;
+{first}
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %(login)s;
 DROP SCHEMA IF EXISTS "{schema}" CASCADE;
 DO $$ BEGIN
@@ -186,12 +126,6 @@ DROP ROLE IF EXISTS "{role}";
 DELETE FROM {PLATFORM_SCHEMA}.role_credentials WHERE role_name = %(login)s;
 COMMIT;
 """
-    with conn.cursor() as cur:
-        try:
-            cur.execute(sql, {"slug": slug, "login": login})
-        except psycopg2.Error as exc:
-            cur.execute("ROLLBACK")
-            raise ProvisioningError(f"removing app {slug!r}: {exc}".strip()) from exc
 
 
 def role_password(conn: Connection, role: str) -> str | None:

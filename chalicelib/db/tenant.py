@@ -1,4 +1,4 @@
-"""The one chokepoint that switches tenant in Postgres (DESIGN.md decision 1).
+"""The one chokepoint that switches tenant in Postgres (design decision 1).
 
 Every tenant operation runs in a transaction that begins with `SET LOCAL ROLE app_<slug>`, sent
 in the same round trip as the first statement. The schema follows the role: the runtime login role's
@@ -20,7 +20,7 @@ never be passed to it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg2
@@ -29,9 +29,7 @@ import psycopg2.extensions
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
 from chalicelib.db.pool import Connection, ConnectionPool, Lease, connector
-from chalicelib.settings import Settings
 from chalicelib.tenancy.errors import AppRemovedError, NoTenantError
-from chalicelib.tenancy.registry import AppRecord, Registry
 from chalicelib.tenancy.slugs import app_role
 
 ADMIN_ROLE = "integreat_admin"
@@ -191,35 +189,24 @@ class TenantCursor:
 
 
 class Database:
-    """Pooled connections plus the registry: the only way runtime code reaches Postgres."""
+    """Pooled connections and the tenant switch: the only way runtime code reaches Postgres.
+
+    `gate(slug)` is asked before every switch and raises for an app that may not be served
+    (`chalicelib.tenancy.database.Database` passes its registry's `get_active`): the chokepoint
+    knows no registry, only that a slug must pass the gate before it reaches SQL.
+    """
 
     def __init__(
         self,
         dsn: str,
         *,
+        gate: Callable[[str], object],
         pool_size: int = 1,
         connect_timeout: int = 5,
-        registry_ttl_seconds: float = 30.0,
-        registry_max_stale_seconds: float = 300.0,
-        registry: Registry | None = None,
     ) -> None:
         self._pool = ConnectionPool(connector(dsn, connect_timeout=connect_timeout), pool_size)
-        self.registry = registry or Registry(
-            self._load_registry,
-            ttl_seconds=registry_ttl_seconds,
-            max_stale_seconds=registry_max_stale_seconds,
-        )
+        self._gate = gate
         self._switches: dict[str, str] = {}  # slug -> 'SET LOCAL ROLE "app_<slug>"; '
-
-    @classmethod
-    def from_settings(cls, settings: Settings, dsn: str | None = None) -> Database:
-        return cls(
-            dsn or settings.require_runtime_database_url(),
-            pool_size=settings.db_pool_size,
-            connect_timeout=settings.db_connect_timeout,
-            registry_ttl_seconds=settings.registry_ttl_seconds,
-            registry_max_stale_seconds=settings.registry_max_stale_seconds,
-        )
 
     def read(self, slug: str | None, sql: str, params: Params = None) -> list[Row]:
         """One read-only statement as the app's role, in one round trip (an implicit transaction).
@@ -243,7 +230,7 @@ class Database:
 
     def platform(self, sql: str, params: Params = None) -> list[Row]:
         """One statement as the login role itself, no switch: only for the few platform tables the
-        runtime is granted (registry reads, the sign-up record). Never for app data.
+        runtime is granted (registry reads, the sign-up record, the audit log). Never for app data.
 
         Re-sent once if the pooled connection was found dead, like every path here: platform
         statements are reads or idempotent writes (`ON CONFLICT DO NOTHING`, deletes); the
@@ -263,60 +250,11 @@ class Database:
     def _switch(self, slug: str | None) -> str:
         if not slug:
             raise NoTenantError("tenant-scoped database work needs an app slug; none was given")
-        self.registry.get_active(slug)  # validates the slug before anything reaches SQL
+        self._gate(slug)  # validates the slug before anything reaches SQL
         switch = self._switches.get(slug)
         if switch is None:
             switch = self._switches[slug] = switch_sql(app_role(slug), begin=False)
         return switch
-
-    def _load_registry(self) -> dict[str, AppRecord]:
-        # Read as the login role itself (the runtime may read these two tables): no switch.
-        return {row[0]: _app_record(row) for row in self._one(_REGISTRY_SQL, None)}
-
-
-def _app_record(row: Row) -> AppRecord:
-    from chalicelib.messaging.codec import from_json as events_from_json
-    from chalicelib.sharing.model import from_json as datasets_from_json
-    from chalicelib.storage.codec import from_json as storage_from_json
-
-    (
-        slug,
-        status,
-        name,
-        created,
-        updated,
-        enrollment,
-        role_arn,
-        roles,
-        clients,
-        storage,
-        role_id,
-        events,
-        shared,
-    ) = row
-    return AppRecord(
-        slug,
-        status,
-        name,
-        created,
-        updated,
-        enrollment=enrollment,
-        roles=tuple(roles),
-        iam_role_arn=role_arn,
-        clients=tuple(clients),
-        storage=storage_from_json(storage),
-        iam_role_id=role_id,
-        events=events_from_json(events),
-        datasets=datasets_from_json(shared),
-    )
-
-
-_REGISTRY_SQL = f"""SELECT a.slug, a.status, a.name, a.created_at, a.updated_at, a.enrollment, a.iam_role_arn,
-       a.roles,
-       coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{{}}'),
-       a.storage, a.iam_role_id, a.events, a.datasets
-FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (slug)
-GROUP BY a.slug"""
 
 
 def _fetch(conn: Connection, sql: str, params: Params) -> list[Row]:

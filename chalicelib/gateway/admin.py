@@ -38,7 +38,7 @@ def list_apps() -> dict[str, Any]:
 def read_audit() -> dict[str, Any]:
     """The audit log, newest first: ?app=&kind= filter, ?limit= (1-200, default 50) and
     ?cursor= (the previous page's next_cursor) page."""
-    from chalicelib.db.audit_log import page
+    from chalicelib.audit import page
     from chalicelib.tenancy.slugs import slug_problem
 
     params = query(admin.current_request)
@@ -77,7 +77,7 @@ def _members(rt: Runtime, slug: str) -> int | None:
 
 
 def _queue_depths() -> dict[str, int]:
-    # One shared dead-letter queue serves every app (DESIGN: one queue set per platform), so its
+    # One shared dead-letter queue serves every app (one queue set per platform, by design), so its
     # depth is a platform figure; attributing dead letters per app would mean receiving them.
     rt = runtime()
     depths: dict[str, int] = {}

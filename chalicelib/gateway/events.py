@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Request, Response
 
@@ -10,6 +10,9 @@ from chalicelib.gateway.errors import ApiError, request_id
 from chalicelib.gateway.params import integer, json_body, query
 from chalicelib.gateway.policy import MEMBER, SERVICE_OF_APP, route
 from chalicelib.runtime import runtime
+
+if TYPE_CHECKING:
+    from chalicelib.tenancy.registry import AppRecord
 
 events = Blueprint(__name__)
 
@@ -32,7 +35,7 @@ ANY_MEDIA_TYPE = ["*/*"]
     service=SERVICE_OF_APP,
     content_types=ANY_MEDIA_TYPE,
 )
-def publish_events(app: str) -> Response:
+def publish_events(app: str, tenant: AppRecord) -> Response:
     """Publish 1 to 10 events (CloudEvents 1.0); the platform stamps `source` from the caller.
     The CloudEvents HTTP binding in all three modes: structured (`application/cloudevents+json`,
     one event), batch (`application/cloudevents-batch+json`, an array of 1 to 10) and binary
@@ -40,12 +43,12 @@ def publish_events(app: str) -> Response:
     Content-Type); or `application/json`, one event or an array. 202 when every event was sent,
     207 when some were, 400 when none: `results` has an outcome per event."""
     from chalicelib.messaging.publish import publish
+    from chalicelib.messaging.section import EVENTS
 
-    rt = runtime()
-    rt.database.registry.get_active(app)
     request = events.current_request
-    specs = {slug: a.events for slug, a in rt.database.registry.all().items() if a.status == "active"}
-    outcomes = publish(app, _read_events(request), specs=specs, send_batch=rt.send_event_batch)
+    # Whether an app may publish a type is its own declaration alone (routing.publish_problem).
+    specs = {app: EVENTS.of(tenant)}
+    outcomes = publish(app, _read_events(request), specs=specs, send_batch=runtime().send_event_batch)
     accepted = all(o.status == "accepted" for o in outcomes)
     status = 202 if accepted else 400 if all(o.status == "rejected" for o in outcomes) else 207
     body: dict[str, Any] = {"results": [o.to_json() for o in outcomes]}
@@ -67,10 +70,9 @@ def _read_events(request: Request | None) -> list[Any]:
 
 
 @route(events, "/apps/{app}/inbox", methods=["GET"], allow=MEMBER, service=SERVICE_OF_APP)
-def read_inbox(app: str) -> dict[str, Any]:
+def read_inbox(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.messaging import inbox
 
-    runtime().database.registry.get_active(app)
     params = query(events.current_request)
     after, limit = integer(params, "after", 0, 0, 2**62), integer(params, "limit", 50, 1, MAX_INBOX_PAGE)
     found = inbox.read(runtime().database, app, after, limit)
@@ -78,10 +80,9 @@ def read_inbox(app: str) -> dict[str, Any]:
 
 
 @route(events, "/apps/{app}/inbox/{seq}/ack", methods=["POST"], allow=MEMBER, service=SERVICE_OF_APP)
-def ack_event(app: str, seq: str) -> dict[str, Any]:
+def ack_event(app: str, seq: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.messaging import inbox
 
-    runtime().database.registry.get_active(app)
     if not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         raise ApiError(400, "invalid_id", "the inbox id is the integer `seq` of a delivery")
     if not inbox.ack(runtime().database, app, int(seq)):

@@ -14,6 +14,8 @@ from chalicelib.runtime import runtime
 
 if TYPE_CHECKING:
     from chalicelib.storage.rules import Actor
+    from chalicelib.storage.spec import StorageSpec
+    from chalicelib.tenancy.registry import AppRecord
 
 files = Blueprint(__name__)
 
@@ -25,18 +27,21 @@ def _actor() -> Actor:
     return Actor(app=caller.app, user_id=caller.user_id, roles=caller.roles, is_admin=caller.is_admin)
 
 
-def _storage() -> dict[str, Any]:
-    return {slug: a.storage for slug, a in runtime().database.registry.all().items() if a.status == "active"}
+def _storage(tenant: AppRecord) -> dict[str, StorageSpec]:
+    """The folder rules the decision needs: the path's app's alone, since every key the files
+    API builds or accepts lies under `<app>/` (the decision reads no other app's rules)."""
+    from chalicelib.storage.section import STORAGE
+
+    return {tenant.slug: STORAGE.of(tenant)}
 
 
 @route(files, "/apps/{app}/files/uploads", methods=["POST"], allow=MEMBER)
-def create_upload(app: str) -> dict[str, Any]:
+def create_upload(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.storage import uploads
 
-    runtime().database.registry.get_active(app)
     request = uploads.parse_upload(json_body(files.current_request))
     actor = _actor()
-    key, folder = uploads.authorize_upload(app, _storage(), request, actor)
+    key, folder = uploads.authorize_upload(app, _storage(tenant), request, actor)
     form = runtime().objects.presigned_post(
         key,
         content_type=request.content_type,
@@ -52,14 +57,13 @@ def create_upload(app: str) -> dict[str, Any]:
 
 
 @route(files, "/apps/{app}/files", methods=["GET"], allow=MEMBER)
-def list_files(app: str) -> dict[str, Any]:
+def list_files(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.storage import index, uploads
 
-    runtime().database.registry.get_active(app)
     params = query(files.current_request)
     if "folder" not in params:
         raise ApiError(400, "folder_required", "give ?folder=<a folder of the app>, e.g. ?folder=uploads/")
-    prefix = uploads.listing_prefix(app, params["folder"], _actor(), _storage())
+    prefix = uploads.listing_prefix(app, params["folder"], _actor(), _storage(tenant))
     limit = integer(params, "limit", 50, 1, uploads.MAX_LIST)
     found = index.list_files(runtime().database, app, prefix, params.get("cursor", ""), limit)
     cursor = found[-1]["key"] if len(found) == limit else None
@@ -67,13 +71,12 @@ def list_files(app: str) -> dict[str, Any]:
 
 
 @route(files, "/apps/{app}/files/download", methods=["GET"], allow=MEMBER)
-def download(app: str) -> dict[str, Any]:
+def download(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.storage import uploads
 
-    runtime().database.registry.get_active(app)
     params = query(files.current_request)
     key = params.get("key") or ""
-    uploads.authorize_download(app, key, _actor(), _storage())
+    uploads.authorize_download(app, key, _actor(), _storage(tenant))
     if not runtime().database.read(app, "SELECT 1 FROM files WHERE key = %s AND NOT deleted", (key,)):
         raise ApiError(404, "unknown_file", f"no file {key!r} in {app}")
     return {

@@ -1,5 +1,5 @@
-"""Third-party integrations: `/apps/{app}/integrations/{name}/{proxy+}` calls a declared API for
-the app, with the platform's secret injected; the caller never sees or supplies the secret or
+"""Third-party integrations: `/apps/{app}/integrations/{name}/{p1}/.../{pN}` (N = 1 to 8) calls a
+declared API for the app, with the platform's secret injected; the caller never sees or supplies the secret or
 the URL. Deny by default: the integration must list the app, the method and the path prefix."""
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ for _pattern in PATTERNS:
         allow=MEMBER,
         service=SERVICE_OF_APP,
         content_types=CONTENT_TYPES,
+        # The integration decides (`_allowed`): an app it does not list is 403 whether or not
+        # the app exists, so the path's app is not looked up in the registry at all.
+        tenant=None,
     )(call_integration)
 
 
@@ -146,7 +149,7 @@ def _audit(app: str, spec: IntegrationSpec, method: str, proxy: str, status: int
     """One audit row per upstream call: who, what, outcome, latency. Never headers or the secret."""
     import uuid  # here, not at the top: it imports `platform`, ~3 ms of every cold start
 
-    from chalicelib.storage.index import audit
+    from chalicelib import audit
 
     caller = current_caller()
     detail = {
@@ -160,7 +163,7 @@ def _audit(app: str, spec: IntegrationSpec, method: str, proxy: str, status: int
         "ms": round((time.perf_counter() - started) * 1000, 1),
     }
     subject = f"{method} {spec.name}/{proxy}"[:500]
-    audit(
+    audit.write(
         runtime().database,
         kind="integration.call",
         app=app,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.gateway.authz import current_caller
 from chalicelib.gateway.policy import ANY_SERVICE, AUTHENTICATED, app_role, route
 from chalicelib.runtime import runtime
+
+if TYPE_CHECKING:
+    from chalicelib.tenancy.registry import AppRecord
 
 members = Blueprint(__name__)
 
@@ -34,44 +37,42 @@ def get_me() -> dict[str, Any]:
 
 
 @route(members, "/apps/{app}/members", methods=["GET"], allow=APP_ADMIN)
-def list_members(app: str) -> dict[str, Any]:
+def list_members(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.identity import membership
 
-    record = runtime().database.registry.get_active(app)
-    found = membership.list_members(record, runtime().directory)
+    found = membership.list_members(tenant, runtime().directory)
     return {"app": app, "members": [m._asdict() | {"roles": list(m.roles)} for m in found]}
 
 
 @route(members, "/apps/{app}/members/{user}", methods=["PUT"], allow=APP_ADMIN)
-def admit_member(app: str, user: str) -> dict[str, Any]:
+def admit_member(app: str, user: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.identity import membership
 
     rt = runtime()
-    membership.admit(rt.database.registry.get_active(app), user, rt.directory, rt.exclusions)
+    membership.admit(tenant, user, rt.directory, rt.exclusions)
     return {"app": app, "user": user, "member": True}
 
 
 @route(members, "/apps/{app}/members/{user}", methods=["DELETE"], allow=APP_ADMIN)
-def remove_member(app: str, user: str) -> Response:
+def remove_member(app: str, user: str, tenant: AppRecord) -> Response:
     from chalicelib.identity import membership
 
     rt = runtime()
-    record = rt.database.registry.get_active(app)
-    membership.remove(record, user, current_caller().username, rt.directory, rt.exclusions)
+    membership.remove(tenant, user, current_caller().username, rt.directory, rt.exclusions)
     return Response(body="", status_code=204)
 
 
 @route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["PUT"], allow=APP_ADMIN)
-def grant_role(app: str, user: str, role: str) -> dict[str, Any]:
+def grant_role(app: str, user: str, role: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.identity import membership
 
-    membership.set_role(runtime().database.registry.get_active(app), user, role, True, runtime().directory)
+    membership.set_role(tenant, user, role, True, runtime().directory)
     return {"app": app, "user": user, "role": role, "granted": True}
 
 
 @route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["DELETE"], allow=APP_ADMIN)
-def revoke_role(app: str, user: str, role: str) -> Response:
+def revoke_role(app: str, user: str, role: str, tenant: AppRecord) -> Response:
     from chalicelib.identity import membership
 
-    membership.set_role(runtime().database.registry.get_active(app), user, role, False, runtime().directory)
+    membership.set_role(tenant, user, role, False, runtime().directory)
     return Response(body="", status_code=204)

@@ -7,6 +7,12 @@ The authorization middleware (gateway/authz.py) looks the policy up by the route
 method that API Gateway (or Chalice local) matched, verifies the token, and asks the policy.
 The path's `{app}` must be the token's app: a token is scoped to one app (the admin excepted).
 
+The route resolves the path's `{app}` once, after authorization and before the view: the view
+receives the registry record as `tenant` (an unknown or removed app is a 404, a malformed slug a
+400, before the view runs), so no view looks its app up itself. `tenant=OPTIONAL` hands None for
+an unknown app instead (datasets answer outsiders 403 whether or not the owner exists);
+`tenant=None` resolves nothing (the integration proxy, whose integration decides).
+
 A route may also admit app backends (service principals, identity/services.py): `service=` a
 service policy registers the same view under `/service<path>`, behind Chalice's IAMAuthorizer.
 API Gateway allows one authorizer per route, so users (bearer tokens) and services (SigV4) never
@@ -23,11 +29,18 @@ from chalice.app import Blueprint, IAMAuthorizer
 
 from chalicelib.gateway.errors import translate, unexpected
 from chalicelib.identity.tokens import ACCESS, Caller
+from chalicelib.runtime import runtime
+from chalicelib.tenancy.errors import UnknownAppError
+from chalicelib.tenancy.registry import AppRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 SERVICE_PREFIX = "/service"
+#: How a route resolves the path's `{app}` for its view (the `tenant` argument).
+REQUIRED = "required"
+OPTIONAL = "optional"
+_DEFAULT = "default"  # REQUIRED when the path has `{app}`, else nothing
 _IAM = IAMAuthorizer()  # one for every /service route: it carries no per-route state
 
 
@@ -100,11 +113,15 @@ def route(
     methods: list[str],
     allow: Policy,
     service: Policy | None = None,
+    tenant: str | None = _DEFAULT,
     **options: Any,
 ) -> Callable[[F], F]:
     """`bp.route` plus a policy declaration; declaring one (path, method) twice is an error.
     `service`: also serve the view to app backends at `/service<path>` under that policy.
+    `tenant`: how the path's `{app}` reaches the view (REQUIRED, OPTIONAL, or None: not at all).
     """
+    if tenant in (REQUIRED, OPTIONAL) and "{app}" not in path:
+        raise ValueError(f"{path}: `tenant` resolves the path's {{app}}, and this path has none")
     if allow.service or (service is not None and not service.service):
         raise ValueError(f"{path}: `allow` takes a user policy and `service` a service policy")
     entries = [(path, allow, options)]
@@ -114,7 +131,8 @@ def route(
     def decorate(view: F) -> F:
         for pattern, policy, _ in entries:
             _declare(pattern, methods, policy, view)
-        translated = _translated(bp, view)
+        resolve = _resolver(REQUIRED if tenant == _DEFAULT and "{app}" in path else tenant)
+        translated = _translated(bp, view, resolve)
         for pattern, _, route_options in entries:
             bp.route(pattern, methods=methods, **route_options)(translated)
         return view
@@ -130,13 +148,36 @@ def _declare(pattern: str, methods: list[str], policy: Policy, view: Callable[..
         DOCS[(pattern, method)] = (view.__doc__ or "").strip()
 
 
-def _translated(bp: Blueprint, view: F) -> Callable[..., Any]:
-    """The view, with domain errors turned into the API's error shape here: Chalice catches a
-    view's exceptions itself (answering 500) before any middleware could translate them."""
+Resolve = Callable[[str], AppRecord | None]
+
+
+def _resolver(mode: str | None) -> Resolve | None:
+    if mode is None or mode == _DEFAULT:
+        return None
+    if mode == REQUIRED:
+        return lambda slug: runtime().database.registry.get_active(slug)
+    if mode == OPTIONAL:
+        return _active_or_none
+    raise ValueError(f"tenant must be REQUIRED, OPTIONAL or None; got {mode!r}")
+
+
+def _active_or_none(slug: str) -> AppRecord | None:
+    try:
+        return runtime().database.registry.get_active(slug)
+    except UnknownAppError:  # unknown, removed or not ready; a malformed slug still raises (400)
+        return None
+
+
+def _translated(bp: Blueprint, view: F, resolve: Resolve | None) -> Callable[..., Any]:
+    """The view, with the path's app resolved (`resolve`) and domain errors turned into the API's
+    error shape here, the one place for every view: Chalice catches a view's exceptions itself
+    (answering 500) before any middleware could translate them."""
 
     @functools.wraps(view)
     def translated(*args: Any, **kwargs: Any) -> Any:
         try:
+            if resolve is not None:
+                kwargs["tenant"] = resolve(kwargs["app"])
             return view(*args, **kwargs)
         except Exception as exc:
             response = translate(bp.current_request, exc)

@@ -1,4 +1,4 @@
-"""What the Cognito triggers decide (DESIGN.md decision 5). Handlers in triggers.py are thin.
+"""What the Cognito triggers decide (design decision 5). Handlers in triggers.py are thin.
 
 The requesting client's app decides everything: `callerContext.clientId` is set by Cognito from
 the authenticated API call, unlike `clientMetadata` or user attributes, which the caller writes

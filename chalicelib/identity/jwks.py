@@ -8,13 +8,14 @@ A refresh is attempted at most once per `min_refresh_seconds`, so a stream of to
 from __future__ import annotations
 
 import json
-import threading
+import math
 import time
 from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.identity.rs256 import b64url_decode
+from chalicelib.ttl import TtlCache
 
 
 class JwksError(Exception):
@@ -64,7 +65,8 @@ def parse_jwks(body: bytes) -> dict[str, PublicKey]:
 
 
 class Jwks:
-    """Keys by kid, fetched lazily from `url`."""
+    """Keys by kid, fetched lazily from `url` (a `TtlCache` whose copy never expires: keys change
+    only when a token names one the copy lacks)."""
 
     def __init__(
         self,
@@ -76,21 +78,20 @@ class Jwks:
     ) -> None:
         self.url = url
         self._fetch = fetch
-        self._min_refresh = min_refresh_seconds
-        self._clock = clock
-        self._keys: dict[str, PublicKey] = {}
-        self._fetched_at = -float("inf")
-        self._lock = threading.Lock()
+        # A failed fetch counts towards the window too: a down endpoint is not asked per token.
+        self._keys: TtlCache[dict[str, PublicKey]] = TtlCache(
+            self._load, {}, ttl=math.inf, min_reload=min_refresh_seconds, throttle_failures=True, clock=clock
+        )
 
     def key(self, kid: str) -> PublicKey | None:
-        found = self._keys.get(kid)
+        found = self._keys.value.get(kid)
         if found is not None:
             return found
-        with self._lock:
-            if kid not in self._keys and self._clock() - self._fetched_at >= self._min_refresh:
-                self._fetched_at = self._clock()
-                try:
-                    self._keys = parse_jwks(self._fetch(self.url))
-                except OSError as exc:
-                    raise JwksError(f"cannot fetch {self.url}: {exc}") from exc
-        return self._keys.get(kid)
+        return self._keys.reload().get(kid)
+
+    def _load(self) -> dict[str, PublicKey]:
+        try:
+            body = self._fetch(self.url)
+        except OSError as exc:
+            raise JwksError(f"cannot fetch {self.url}: {exc}") from exc
+        return parse_jwks(body)

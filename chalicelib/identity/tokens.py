@@ -1,4 +1,4 @@
-"""The one place tokens are verified, in every stage (DESIGN.md decision 6).
+"""The one place tokens are verified, in every stage (design decision 6).
 
 RS256 only: the algorithm is fixed here and a header that says otherwise is refused, never
 followed. Then the signature against the pool's JWKS, the issuer, expiry (small leeway),

@@ -1,18 +1,17 @@
 """The integrations the proxy may call, read from `integreat.integrations` and kept for a while.
 
-Like the app registry: answered from memory while fresh (`ttl_seconds`), reloaded when stale,
-and an unknown name reloads early at most once a second (a just-synced integration works at
+Like the app registry (the same `chalicelib.ttl.TtlCache`): answered from memory while fresh
+(`ttl_seconds`), reloaded when stale, and an unknown name reloads early at most once a second (a just-synced integration works at
 once; a flood of unknown names costs one query a second).
 """
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 
 from chalicelib.integrations.model import IntegrationSpec, from_json
+from chalicelib.ttl import TtlCache
 
 Loader = Callable[[], Mapping[str, IntegrationSpec]]
 
@@ -21,21 +20,13 @@ class Catalog:
     def __init__(
         self, loader: Loader, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
     ):
-        self._loader = loader
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._specs: Mapping[str, IntegrationSpec] = {}
-        self._loaded_at = -math.inf
-        self._lock = threading.Lock()
+        self._specs: TtlCache[Mapping[str, IntegrationSpec]] = TtlCache(
+            loader, {}, ttl=ttl_seconds, min_reload=1.0, clock=clock
+        )
 
     def get(self, name: str) -> IntegrationSpec | None:
-        age = self._clock() - self._loaded_at
-        spec = self._specs.get(name)
-        if age >= self._ttl or (spec is None and age >= 1.0):
-            with self._lock:
-                self._specs, self._loaded_at = self._loader(), self._clock()
-            spec = self._specs.get(name)
-        return spec
+        spec = self._specs.get().get(name)
+        return spec if spec is not None else self._specs.reload().get(name)
 
 
 def database_loader(platform: Callable[[str], list[tuple[object, ...]]]) -> Loader:

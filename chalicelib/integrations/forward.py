@@ -1,7 +1,8 @@
 """The integration forwarder: one call to a declared third-party API on an app's behalf.
 
-The route `ANY /apps/{app}/integrations/{name}/{proxy+}` hands `forward` the manifest's upstream, the
-caller's request and the secret header to inject. The caller is treated as hostile, the upstream as
+The proxy routes `/apps/{app}/integrations/{name}/{p1}/.../{pN}` (depths 1 to 8, each of the
+declared methods: Chalice has no greedy `{proxy+}`; `chalicelib.gateway.integrations`) hand
+`forward` the manifest's upstream, the caller's request and the secret header to inject. The caller is treated as hostile, the upstream as
 only half trusted:
 
 - The connection only ever goes to the base URL's scheme, host and port. The caller supplies a path

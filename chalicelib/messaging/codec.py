@@ -1,22 +1,24 @@
-"""An app's events section to and from the JSON kept in the registry (`integreat.apps.events`)."""
+"""An app's events section to and from its JSON form in the registry (the `events` key of its sections)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from chalicelib.messaging.spec import EventsSpec, Subscription
+from chalicelib.messaging.model import EventsSpec, Subscription
+
+
+def to_data(spec: EventsSpec) -> dict[str, Any]:
+    return {
+        "publishes": list(spec.publishes),
+        "consumers": None if spec.consumers is None else list(spec.consumers),
+        "subscribes": [{"from": s.producer, "types": list(s.patterns)} for s in spec.subscribes],
+        "forward_to_queue": spec.forward_to_queue,
+    }
 
 
 def to_json(spec: EventsSpec) -> str:
-    return json.dumps(
-        {
-            "publishes": list(spec.publishes),
-            "consumers": None if spec.consumers is None else list(spec.consumers),
-            "subscribes": [{"from": s.producer, "types": list(s.patterns)} for s in spec.subscribes],
-            "forward_to_queue": spec.forward_to_queue,
-        }
-    )
+    return json.dumps(to_data(spec))
 
 
 def from_json(value: Any) -> EventsSpec:

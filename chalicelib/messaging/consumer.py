@@ -16,14 +16,15 @@ from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import audit
 from chalicelib.batching import Retries, StagingBatchProcessor
-from chalicelib.db.tenant import Database
 from chalicelib.messaging.envelope import Envelope, EnvelopeError, app_of_source, parse
 from chalicelib.messaging.inbox import deliver
 from chalicelib.messaging.routing import Routes, build_routes, publish_problem
+from chalicelib.messaging.section import EVENTS
 from chalicelib.messaging.spec import EventsSpec
 from chalicelib.observability import DELIVERIES, count, logger
-from chalicelib.storage.index import audit
+from chalicelib.tenancy.database import Database
 from chalicelib.tenancy.registry import ACTIVE
 
 
@@ -58,7 +59,7 @@ class RoutingProcessor(StagingBatchProcessor):
 
     def prepare(self) -> None:
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
-        self._specs = {a.slug: a.events for a in apps}
+        self._specs = {a.slug: EVENTS.of(a) for a in apps}
         self._routes = build_routes(self._specs)  # once per batch: routing cost does not grow with apps
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
         self._pending.clear()
@@ -97,7 +98,7 @@ class RoutingProcessor(StagingBatchProcessor):
 
     def _reject(self, record: SQSRecord, sender: str, reason: str) -> None:
         detail = {"body": record.body[:8000], "sender": sender}
-        audit(self.deps.db, kind="messaging.rejected", app=None, subject=record.message_id, reason=reason,
+        audit.write(self.deps.db, kind="messaging.rejected", app=None, subject=record.message_id, reason=reason,
               detail=detail, dedupe=f"messaging.rejected:{record.message_id}")  # fmt: skip
         logger.warning("event rejected", extra={"reason": reason, "message_id": record.message_id})
 

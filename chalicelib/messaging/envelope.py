@@ -1,4 +1,4 @@
-"""The event envelope: CloudEvents 1.0 in structured JSON mode (DESIGN.md decision 4).
+"""The event envelope: CloudEvents 1.0 in structured JSON mode (design decision 4).
 
 `validate` checks what an app sends and returns every problem at once; the platform stamps
 `source` from the verified caller (a body may repeat that value, never claim another) and fills

@@ -9,17 +9,16 @@ from chalice.app import Blueprint, SQSEvent
 
 from chalicelib.observability import start_invocation
 from chalicelib.runtime import runtime
-
-EVENTS_QUEUE_ENV = "INTEGREAT_EVENTS_QUEUE"
-DEFAULT_EVENTS_QUEUE = "integreat-events"
+from chalicelib.settings import Settings
 
 cross_app_events = Blueprint(__name__)
 
 
-@cross_app_events.on_sqs_message(queue=os.environ.get(EVENTS_QUEUE_ENV, DEFAULT_EVENTS_QUEUE), batch_size=10)
+@cross_app_events.on_sqs_message(queue=Settings.events_queue.read(os.environ), batch_size=10)
 def on_cross_app_event(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.batching import first_message_id
     from chalicelib.messaging.consumer import process  # imported here: off the API's cold start
 
     raw = event.to_dict()
-    start_invocation(str(raw.get("Records", [{}])[0].get("messageId", "")) or None)
+    start_invocation(first_message_id(raw))
     return process(raw, runtime().messaging_deps())

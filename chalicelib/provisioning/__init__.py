@@ -1,1 +1,1 @@
-"""Apply the manifest to the shared resources, idempotently (DESIGN.md decision 7)."""
+"""Apply the manifest to the shared resources, idempotently (design decision 7)."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chalicelib.apps.manifest import AppSpec
 from chalicelib.db.migrate import APP_SET, Migration, Target, load_migrations, migrate_many
 from chalicelib.db.parallel import for_each
 from chalicelib.db.pool import Connect, Connection
-from chalicelib.db.provision import activate_app, bootstrap, provision_app, record_identity
+from chalicelib.db.provision import bootstrap
 from chalicelib.provisioning.identity import IdentityProvisioner, IdentityProvisioningError
-from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import activate_app, provision_app, record_identity, registered
 from chalicelib.tenancy.slugs import app_role, schema_name
 
 Progress = Callable[[str, str], None]  # (phase, slug)
@@ -52,7 +53,7 @@ def sync_apps(
     conn = connect()
     try:
         bootstrap(conn)
-        known = _registered(conn)
+        known = registered(conn)
     finally:
         conn.close()
     report = SyncReport(unmanaged=sorted(set(known) - {a.slug for a in apps}))
@@ -106,9 +107,3 @@ def _sync_identity(
         except IdentityProvisioningError as exc:
             report.failed[app.slug] = f"identity: {exc}"
         notify("identity", app.slug)
-
-
-def _registered(conn: Connection) -> dict[str, str]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT slug, status FROM integreat.apps WHERE status <> 'removed'")
-        return {str(slug): str(status) for slug, status in cur.fetchall()}

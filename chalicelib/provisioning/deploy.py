@@ -2,7 +2,7 @@
 
 The stack passes the manifest and its own resources (user pool, identity pool, bucket, stage)
 as the resource's properties; this runs the same idempotent provisioner as `integreat apps sync`
-(DESIGN decision 7) and answers each app's client id, which the stack's identity-pool role
+(design decision 7) and answers each app's client id, which the stack's identity-pool role
 attachment names. CDK's Provider framework calls it with CloudFormation's custom resource event
 and does the answering. Delete does nothing: an app's data leaves only through
 `integreat apps remove` (with its export), never because a stack was deleted.
@@ -32,12 +32,12 @@ def provision(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def apply(props: dict[str, Any]) -> dict[str, str]:
     """Provision every manifest app and integration; `Client.<slug>` -> its app client id."""
     from chalicelib import aws
+    from chalicelib.apps.manifest import parse_manifest
     from chalicelib.db.pool import connector
     from chalicelib.provisioning.database import sync_apps
     from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner, register_app_clients
     from chalicelib.provisioning.integrations import sync_integrations
     from chalicelib.settings import get_settings
-    from chalicelib.tenancy.manifest import parse_manifest
 
     settings = get_settings()
     manifest = parse_manifest(props["Manifest"], "the stack's manifest")

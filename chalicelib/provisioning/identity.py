@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.apps.manifest import AppSpec
 from chalicelib.identity.names import ADMIN_GROUP, BASE_ROLE, app_client_name, app_iam_role_name, role_group
 from chalicelib.storage.iam import POLICY_NAME, app_storage_policy
-from chalicelib.tenancy.manifest import AppSpec
 
 #: What a user may read and write about themselves through an app client. Nothing custom and
 #: nothing that decides membership: those are groups, never attributes.

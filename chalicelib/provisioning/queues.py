@@ -1,4 +1,4 @@
-"""A queue with its dead-letter queue, as every Integreat queue is made (DESIGN.md decision 3):
+"""A queue with its dead-letter queue, as every Integreat queue is made (design decision 3):
 maxReceiveCount 5, a visibility timeout of at least 6x the consumer's timeout, 14 days on the DLQ."""
 
 from __future__ import annotations

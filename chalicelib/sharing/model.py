@@ -1,4 +1,5 @@
-"""A dataset as the runtime sees it, and its JSON form in the registry (`integreat.apps.datasets`).
+"""A dataset as the runtime sees it, and its JSON form in the registry (the `datasets` key of an
+app's sections).
 
 Read on the request path, so a NamedTuple and the standard library only.
 """
@@ -16,10 +17,12 @@ class DatasetSpec(NamedTuple):
     readers: tuple[str, ...]  # apps whose members and services may read it (the owner always may)
 
 
+def to_data(datasets: tuple[DatasetSpec, ...]) -> list[dict[str, Any]]:
+    return [{"name": d.name, "view": d.view, "key": d.key, "readers": list(d.readers)} for d in datasets]
+
+
 def to_json(datasets: tuple[DatasetSpec, ...]) -> str:
-    return json.dumps(
-        [{"name": d.name, "view": d.view, "key": d.key, "readers": list(d.readers)} for d in datasets]
-    )
+    return json.dumps(to_data(datasets))
 
 
 def from_json(value: Any) -> tuple[DatasetSpec, ...]:

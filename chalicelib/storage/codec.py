@@ -1,4 +1,4 @@
-"""Folder rules to and from the JSON kept in the registry (`integreat.apps.storage`).
+"""Folder rules to and from their JSON form in the registry (the `storage` key of an app's sections).
 
 The runtime never reads the manifest file (Lambda has none): provisioning writes each app's
 rules into the registry, and the runtime reads them back with the rest of the app's record.
@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.storage.model import Access, access_of
-from chalicelib.storage.spec import FolderRule, StorageSpec
+from chalicelib.storage.model import Access, FolderRule, StorageSpec, access_of
+
+
+def to_data(spec: StorageSpec) -> dict[str, Any]:
+    return {
+        "folders": [rule._asdict() | {"content_types": list(rule.content_types)} for rule in spec.folders]
+    }
 
 
 def to_json(spec: StorageSpec) -> str:
-    return json.dumps(
-        {"folders": [rule._asdict() | {"content_types": list(rule.content_types)} for rule in spec.folders]}
-    )
+    return json.dumps(to_data(spec))
 
 
 def from_json(value: Any) -> StorageSpec:
-    """From the registry column (a dict from psycopg2's jsonb decoding, or a JSON string)."""
+    """From the registry (a dict from psycopg2's jsonb decoding, a JSON string, or None: no folders)."""
     data = json.loads(value) if isinstance(value, str) else (value or {})
     folders = tuple(
         FolderRule(

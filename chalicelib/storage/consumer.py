@@ -15,14 +15,16 @@ from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import audit
 from chalicelib.batching import Retries, StagingBatchProcessor
-from chalicelib.db.tenant import Database
 from chalicelib.observability import QUARANTINES, count, logger
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
-from chalicelib.storage.index import FileRow, audit, write_rows
+from chalicelib.storage.index import FileRow, write_rows
 from chalicelib.storage.objects import ObjectHead, ObjectStore
 from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, judge_write, key_problem, locate
+from chalicelib.storage.section import STORAGE
 from chalicelib.storage.spec import StorageSpec
+from chalicelib.tenancy.database import Database
 from chalicelib.tenancy.registry import ACTIVE
 
 ANY_TYPE = "*/*"
@@ -60,14 +62,14 @@ class IndexingProcessor(StagingBatchProcessor):
         self._places.clear()
         self._principals.clear()
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
-        self._storage = {a.slug: a.storage for a in apps}
+        self._storage = {a.slug: STORAGE.of(a) for a in apps}
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
 
     def handle(self, record: SQSRecord) -> None:
         try:
             events = parse_body(record.body)
         except StorageEventError as exc:  # permanent: record it, acknowledge it, never retry
-            audit(self.deps.db, kind="storage.malformed", app=None, subject=record.message_id, reason=str(exc),
+            audit.write(self.deps.db, kind="storage.malformed", app=None, subject=record.message_id, reason=str(exc),
                   detail={"body": record.body[:4000]}, dedupe=f"storage.malformed:{record.message_id}")  # fmt: skip
             return
         for event in events:
@@ -142,7 +144,7 @@ class IndexingProcessor(StagingBatchProcessor):
             "principal": event.principal,
             "sequencer": event.sequencer,
         }
-        audit(self.deps.db, kind="storage.quarantined", app=app, subject=event.key, reason=reason, detail=detail,
+        audit.write(self.deps.db, kind="storage.quarantined", app=app, subject=event.key, reason=reason, detail=detail,
               dedupe=f"storage.quarantined:{event.key}:{event.sequencer}")  # fmt: skip
         logger.warning("upload quarantined", extra={"app": app, "key": event.key, "reason": reason})
         count(QUARANTINES, app)

@@ -1,6 +1,6 @@
 """The storage-events consumer as a Chalice SQS handler. Thin: the raw event to `process`.
 
-The queue is fed by the bucket's notification (DESIGN.md decision 2: S3 -> SQS -> Lambda).
+The queue is fed by the bucket's notification (design decision 2: S3 -> SQS -> Lambda).
 Its name is fixed at deploy time; partial batch responses need ReportBatchItemFailures on the
 event source mapping (set by the CDK stack; see docs/architecture.md for `chalice deploy`).
 """
@@ -14,17 +14,16 @@ from chalice.app import Blueprint, SQSEvent
 
 from chalicelib.observability import start_invocation
 from chalicelib.runtime import runtime
-
-STORAGE_QUEUE_ENV = "INTEGREAT_STORAGE_QUEUE"
-DEFAULT_STORAGE_QUEUE = "integreat-storage-events"
+from chalicelib.settings import Settings
 
 storage_events = Blueprint(__name__)
 
 
-@storage_events.on_sqs_message(queue=os.environ.get(STORAGE_QUEUE_ENV, DEFAULT_STORAGE_QUEUE), batch_size=10)
+@storage_events.on_sqs_message(queue=Settings.storage_queue.read(os.environ), batch_size=10)
 def on_storage_event(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.batching import first_message_id
     from chalicelib.storage.consumer import process  # imported here: off the API's cold start
 
     raw = event.to_dict()
-    start_invocation(str(raw.get("Records", [{}])[0].get("messageId", "")) or None)
+    start_invocation(first_message_id(raw))
     return process(raw, runtime().storage_deps())

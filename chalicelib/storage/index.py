@@ -1,8 +1,7 @@
-"""The app's file index (`app_<slug>.files`) and the platform audit log, through the tenant helper."""
+"""The app's file index (`app_<slug>.files`), through the tenant helper."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -62,21 +61,3 @@ def list_files(db: Database, app: str, prefix: str, after: str, limit: int) -> l
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def audit(
-    db: Database,
-    *,
-    kind: str,
-    app: str | None,
-    subject: str,
-    reason: str,
-    detail: dict[str, Any],
-    dedupe: str,
-) -> None:
-    """Append to the platform audit log once per `dedupe` (a redelivered event logs nothing new)."""
-    db.platform(
-        "INSERT INTO integreat.audit (kind, app, subject, reason, detail, dedupe_key)"
-        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (kind, app, subject, reason, json.dumps(detail), dedupe),
-    )

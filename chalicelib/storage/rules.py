@@ -6,7 +6,7 @@ any key under `<slug>/`, so the event is where the folder rules are enforced for
 
 Keys here are *decoded* keys. S3 event notifications carry keys URL-encoded with spaces as '+';
 decoding them exactly once (`urllib.parse.unquote_plus`) is the event layer's job
-(`chalicelib.storage.events`, DESIGN.md decision 2). Nothing here decodes again: a literal
+(`chalicelib.storage.events`, design decision 2). Nothing here decodes again: a literal
 `church%2F..%2Fx` is one segment named that, at the top level, not a way out of `church/`.
 
 Who may do what, for a key `<app>/<folder><rest>` (the principals themselves: `access`):

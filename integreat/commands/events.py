@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.messaging import dlq as dead
 from chalicelib.messaging.inbox import read
 from chalicelib.messaging.publish import publish
+from chalicelib.messaging.section import EVENTS
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.slugs import validate_slug
 from integreat import context
@@ -54,7 +55,7 @@ def publish_event(
     import uuid
 
     database = Database(operator_url())
-    specs = {slug: a.events for slug, a in database.registry.all().items() if a.status == "active"}
+    specs = {slug: EVENTS.of(a) for slug, a in database.registry.all().items() if a.status == "active"}
     sqs = context.aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName=get_settings().events_queue)["QueueUrl"]
     body = {

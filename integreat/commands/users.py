@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.identity import reconcile as reconciling
 from integreat import context
 from integreat.commands.common import console, operator_url

@@ -318,7 +318,7 @@ class LocalPlatform:
         self._stops.append(save)
 
     def _cognito(self, settings: Settings, progress: Callable[[str], None]) -> str:
-        from chalicelib.db.tenant import Database
+        from chalicelib.apps import Database
         from chalicelib.identity import triggers
         from chalicelib.identity.service_keys import ServiceKeys
         from chalicelib.identity.services import LocalSigV4

@@ -30,7 +30,7 @@ def sync_local_integrations(
 
 
 def describe(settings: Settings, api_port: int, cognito_url: str, seconds: float) -> dict[str, Any]:
-    from chalicelib.db.tenant import Database
+    from chalicelib.apps import Database
     from integreat.context import role_url
 
     assert settings.database_url

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 import app as chalice_app
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.runtime import Runtime
 from tests.conftest import IdentityPlatform, installed
 from tests.tokens import Signer

@@ -18,8 +18,8 @@ import pytest
 from chalice.test import Client
 
 import app as chalice_app
+from chalicelib.apps import Database
 from chalicelib.aws import client
-from chalicelib.db.tenant import Database
 from chalicelib.identity import triggers
 from chalicelib.identity.enrollment import UNAVAILABLE, TriggerFailure
 from chalicelib.messaging.handlers import on_cross_app_event

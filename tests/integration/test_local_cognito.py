@@ -18,7 +18,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.identity import triggers
 from chalicelib.identity.rs256 import b64url_decode
 from chalicelib.identity.tokens import TokenError

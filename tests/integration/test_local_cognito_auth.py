@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP  # type: ignore[import-untyped]
 
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.runtime import Runtime
 from integreat.local import srp
 from integreat.local.cognito import LocalCognito

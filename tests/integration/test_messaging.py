@@ -13,9 +13,9 @@ import pytest
 from chalice.test import Client
 
 import app as chalice_app
+from chalicelib.apps import Database
 from chalicelib.aws import client
 from chalicelib.db.pool import connector
-from chalicelib.db.tenant import Database
 from chalicelib.messaging.consumer import process
 from chalicelib.messaging.spec import EventsSpec, Subscription
 from chalicelib.provisioning.database import sync_apps

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import pytest
 
 from chalicelib.db.errors import MigrationError
-from chalicelib.db.migrate import APP_SET, Migration, load_migrations, migrate_many, migrate_target
+from chalicelib.db.migrate import APP_SET, Migration, Target, load_migrations, migrate_many, migrate_target
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import provision_app
 from chalicelib.provisioning.database import app_target
 from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import provision_app
 from tests.conftest import Platform
 
 ONE = Migration(1, "one", "CREATE TABLE one (id int PRIMARY KEY);")
@@ -96,3 +97,40 @@ def test_parallel_across_schemas_reports_each_failure_separately(platform: Platf
     assert sorted(done) == sorted(f"app_{s}" for s in slugs)
     assert list(report.failed) == [f"app_{slugs[0]}"]
     assert report.applied_count == 11 * 2
+
+
+def test_the_sections_migration_keeps_each_apps_columns_as_its_document(platform: Platform) -> None:
+    # Given a registry as platform migrations 0001-0007 left it, holding one app with every section
+    schema = f"mig_{secrets.token_hex(4)}"
+    conn = platform.connect()
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION integreat_admin')
+    before = [m for m in load_migrations("platform") if m.version < 8]
+    target = Target(schema, "integreat_admin")
+    migrate_target(conn, target, before)
+    storage = {"folders": [{"path": "up/", "write": "members", "read": "members",
+                            "content_types": ["*/*"], "max_size": 10}]}  # fmt: skip
+    events = {"publishes": ["church.x.y"], "consumers": None, "subscribes": [], "forward_to_queue": False}
+    datasets = [{"name": "d", "view": "v", "key": "id", "readers": ["events"]}]
+    with conn.cursor() as cur:
+        cur.execute(
+            f'INSERT INTO "{schema}".apps (slug, name, status, storage, events, datasets)'
+            " VALUES ('church', 'Church', 'active', %s, %s, %s)",
+            (json.dumps(storage), json.dumps(events), json.dumps(datasets)),
+        )
+
+    # When 0008 runs
+    assert migrate_target(conn, target, load_migrations("platform")) == [8]
+
+    # Then the three columns are the document's keys, and gone as columns
+    with conn.cursor() as cur:
+        cur.execute(f'SELECT sections FROM "{schema}".apps')
+        assert cur.fetchall() == [({"storage": storage, "events": events, "datasets": datasets},)]
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'apps'"
+            " AND column_name IN ('storage', 'events', 'datasets')",
+            (schema,),
+        )
+        assert cur.fetchall() == []
+        cur.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    conn.close()

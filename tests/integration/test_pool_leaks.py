@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
+from chalicelib.apps import Database
 from chalicelib.db.pool import ConnectionPool, connector
 from chalicelib.db.provision import role_password
-from chalicelib.db.tenant import LOGIN_SEARCH_PATH, RUNTIME_ROLE, Database
+from chalicelib.db.tenant import LOGIN_SEARCH_PATH, RUNTIME_ROLE
 from tests.conftest import Platform
 from tests.pgbouncer import require_pgbouncer, running_pgbouncer, through
 

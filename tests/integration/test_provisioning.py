@@ -7,10 +7,11 @@ import pytest
 
 from chalicelib.db.errors import ProvisioningError
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import provision_app, role_password
+from chalicelib.db.provision import role_password
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.errors import InvalidSlugError
 from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import provision_app
 from tests.conftest import Platform
 
 

@@ -7,13 +7,13 @@ import time
 import psycopg2
 import pytest
 
+from chalicelib.apps import Database
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
 from chalicelib.db.pool import connector
-from chalicelib.db.provision import remove_app
-from chalicelib.db.tenant import Database
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.errors import AppRemovedError, InvalidSlugError, NoTenantError, UnknownAppError
 from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.register import remove_app
 from tests.conftest import Platform
 
 SQL_SLUGS = [

@@ -13,9 +13,9 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from chalicelib.apps import Database
 from chalicelib.db.errors import TenantSwitchError
 from chalicelib.db.pool import connector
-from chalicelib.db.tenant import Database
 from tests.conftest import Platform
 
 DEMO = ("church", "events", "students")

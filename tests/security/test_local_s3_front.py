@@ -15,8 +15,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from chalicelib.apps import Database
 from chalicelib.aws import client
-from chalicelib.db.tenant import Database
 from chalicelib.identity.service_keys import ServiceKeys
 from chalicelib.provisioning.storage import StorageResources, ensure_storage
 from chalicelib.runtime import Runtime

@@ -1,6 +1,6 @@
 """Records failed transiently come back soon (chalicelib/batching.py, issue 14 item 8): the delay
 grows with the receive count, only transient failures are shortened, and the partial batch
-response is unchanged. The SQS client is an in-memory fake (STYLE.md 8)."""
+response is unchanged. The SQS client is an in-memory fake: injected, never patched."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ the other way) use the pool their event names; a configured pool always wins."""
 
 from __future__ import annotations
 
-from chalicelib.db.tenant import Database
+from chalicelib.apps import Database
 from chalicelib.runtime import Runtime
 from chalicelib.settings import Settings
 
