@@ -346,6 +346,12 @@ def log_lines() -> Iterator[ReadLines]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_handler.formatter)
     logger._logger.addHandler(handler)
+    # The lines at INFO whatever the environment or an earlier test set (LOG_LEVEL and
+    # POWERTOOLS_LOG_LEVEL set the module logger's level when it is created): in CI the
+    # request lines went missing while WARNING lines arrived.
+    level, disabled = logger._logger.level, logging.root.manager.disable
+    logger._logger.setLevel(logging.INFO)
+    logging.disable(logging.NOTSET)
 
     def read() -> list[dict[str, Any]]:
         return [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -354,4 +360,6 @@ def log_lines() -> Iterator[ReadLines]:
         yield read
     finally:
         logger._logger.removeHandler(handler)
+        logger._logger.setLevel(level)
+        logging.disable(disabled)
         start_invocation(None)  # leave no app or correlation id behind for other tests

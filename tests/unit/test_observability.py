@@ -180,7 +180,7 @@ def test_app_context_adds_the_app_only_inside(log_lines: ReadLines) -> None:
 def test_the_formatter_class_redacts_on_a_fresh_logger() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    fresh = Logger(service="t", logger_handler=handler, logger_formatter=RedactingFormatter())
+    fresh = Logger(service="t", level="INFO", logger_handler=handler, logger_formatter=RedactingFormatter())
 
     try:
         fresh.info(f"dsn={DB_URL}", extra={"Authorization": f"Bearer {SECRET}"})
