@@ -119,7 +119,9 @@ class StandInUpstream:
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Not daemon threads: only those does server_close() join (socketserver.ThreadingMixIn), so
+    # that stop() returns with every request thread done; Handler.timeout bounds the wait.
+    daemon_threads = False
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The proxy hanging up mid-answer (its deadline, its size cap) is what tests provoke.
