@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.section import INTEGRATIONS
 from chalicelib.messaging.section import EVENTS
 from chalicelib.settings import Settings
@@ -26,7 +27,7 @@ from chalicelib.tenancy.registry import Registry
 from chalicelib.tenancy.sections import AppSection, PlatformSection
 
 #: Every app's sections, in the order the manifest's messages and checks run.
-SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS)
+SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND)
 #: The platform's own top-level sections.
 PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS,)
 

@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 from chalicelib.apps import PLATFORM_SECTIONS, SECTIONS
+from chalicelib.frontends.model import FrontendSpec
+from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.model import IntegrationSpec
 from chalicelib.integrations.section import INTEGRATIONS
 from chalicelib.messaging.model import EventsSpec
@@ -53,8 +55,11 @@ class AppSpec(model.AppSpec):
         storage: StorageSpec | None = None,
         events: EventsSpec | None = None,
         datasets: tuple[DatasetSpec, ...] | None = None,
+        frontend: FrontendSpec | None = None,
     ) -> None:
-        given: dict[AppSection[Any], object] = {STORAGE: storage, EVENTS: events, DATASETS: datasets}
+        given: dict[AppSection[Any], object] = {
+            STORAGE: storage, EVENTS: events, DATASETS: datasets, FRONTEND: frontend
+        }  # fmt: skip
         if sections is not None and any(value is not None for value in given.values()):
             raise TypeError("give `sections` or the sections by name, not both")
         if sections is None:
@@ -75,6 +80,11 @@ class AppSpec(model.AppSpec):
     def datasets(self) -> tuple[DatasetSpec, ...]:
         """Views it shares and the apps allowed to read each; none declared: nothing shared."""
         return DATASETS.of(self)
+
+    @property
+    def frontend(self) -> FrontendSpec:
+        """Its browser origins and hosting; none declared: no browser may call it, nothing hosted."""
+        return FRONTEND.of(self)
 
 
 class Manifest(model.Manifest[AppSpec]):

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.db.errors import DatabaseUnavailableError
+from chalicelib.gateway import cors
 from chalicelib.gateway.errors import (
     ApiError,
     chalice_error,
@@ -52,11 +53,16 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
     deeply nested JSON), which would also skip the request's log line."""
     try:
         check_request(request)  # before any of it reaches a log line (the path's app is on each)
-        return _authorize(request, get_response)
+        if request.method == "OPTIONS":
+            return cors.preflight(request)  # a preflight carries no token: it asks before sending one
+        response = _authorize(request, get_response)
     except ApiError as exc:
-        return _refuse(request, exc)
+        response = _refuse(request, exc)
+    except DatabaseUnavailableError:  # a preflight's registry read, with no copy to serve from
+        response = database_unavailable(request)
     except Exception as exc:
-        return unexpected(request, exc)
+        response = unexpected(request, exc)
+    return cors.decorate(request, response)  # denials too: the page may read why it was refused
 
 
 def _authorize(request: Request, get_response: Callable[[Request], Response]) -> Response:

@@ -104,6 +104,8 @@ def app_role(role: str) -> Policy:
 POLICIES: dict[tuple[str, str], Policy] = {}
 #: (route pattern, method) -> the view's docstring (the OpenAPI document's summary and description).
 DOCS: dict[tuple[str, str], str] = {}
+#: Route pattern -> its declared methods, in declaration order (what a CORS preflight may allow).
+METHODS: dict[str, list[str]] = {}
 
 
 def route(
@@ -135,6 +137,9 @@ def route(
         translated = _translated(bp, view, resolve)
         for pattern, _, route_options in entries:
             bp.route(pattern, methods=methods, **route_options)(translated)
+        if path not in _PREFLIGHTS:  # one OPTIONS per path; /service paths get none (no browser)
+            _PREFLIGHTS.add(path)
+            bp.route(path, methods=["OPTIONS"])(_preflight(bp))
         return view
 
     return decorate
@@ -146,6 +151,27 @@ def _declare(pattern: str, methods: list[str], policy: Policy, view: Callable[..
             raise ValueError(f"policy for {method} {pattern} declared twice")
         POLICIES[(pattern, method)] = policy
         DOCS[(pattern, method)] = (view.__doc__ or "").strip()
+        METHODS.setdefault(pattern, []).append(method)
+
+
+_PREFLIGHTS: set[str] = set()
+
+
+def _preflight(bp: Blueprint) -> Callable[..., Any]:
+    """A path's OPTIONS route: it makes API Gateway (and Chalice local) hand browsers' preflights
+    to the function. The authorization middleware answers them before any view (cors.preflight);
+    should one get here, the answer is the same."""
+
+    def preflight(**_: str) -> Any:
+        from chalicelib.gateway.cors import preflight
+
+        return preflight(bp.current_request)
+
+    return preflight
+
+
+def methods_of(pattern: str | None) -> list[str]:
+    return METHODS.get(pattern or "", [])
 
 
 Resolve = Callable[[str], AppRecord | None]

@@ -79,3 +79,11 @@ def _queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def ensure_bucket_cors(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
+    """The bucket's CORS configuration set to `rules` (none: removed, so no origin reads it)."""
+    if rules:
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    else:
+        s3.delete_bucket_cors(Bucket=bucket)

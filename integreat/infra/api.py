@@ -96,11 +96,25 @@ GATEWAY_RESPONSES = {
 }
 
 
+#: On the gateway's own refusals the page may read the error (a 429's Retry-After above all): the
+#: gateway cannot look an app's origins up, so it echoes the caller's. These answers carry the
+#: error shape only, never data; every answer with data comes from the function, which admits
+#: the app's origins alone (chalicelib/gateway/cors.py).
+GATEWAY_CORS = {
+    "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+    "gatewayresponse.header.Access-Control-Expose-Headers": "'Retry-After'",
+    "gatewayresponse.header.Vary": "'Origin'",
+}
+
+
 def gateway_responses() -> dict[str, object]:
     template = '{"error": {"code": "%s", "message": $context.error.messageString, "request_id": "$context.requestId"}}'
     responses: dict[str, object] = {}
     for kind, (status, code) in GATEWAY_RESPONSES.items():
-        response: dict[str, object] = {"responseTemplates": {"application/json": template % code}}
+        response: dict[str, object] = {
+            "responseTemplates": {"application/json": template % code},
+            "responseParameters": dict(GATEWAY_CORS),
+        }
         if status:
             response["statusCode"] = status
         responses[kind] = response

@@ -3,7 +3,8 @@ with their DLQs, and the secrets (database URLs, integration keys)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
@@ -12,6 +13,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from chalicelib.frontends.bucket import cors_rules
+from chalicelib.frontends.model import FrontendSpec
 from chalicelib.integrations.model import IntegrationSpec
 from integreat.infra.stages import Stage
 
@@ -60,7 +63,10 @@ def queues(scope: Construct, stage: Stage) -> Queues:
     return Queues(events, events_dlq, storage, storage_dlq)
 
 
-def bucket(scope: Construct, stage: Stage, storage_queue: sqs.Queue) -> s3.Bucket:
+def bucket(
+    scope: Construct, stage: Stage, storage_queue: sqs.Queue, frontends: Sequence[FrontendSpec] = ()
+) -> s3.Bucket:
+    """`frontends`: every app's, whose https origins the bucket's one CORS rule admits."""
     logs = None
     if stage.bucket_versioning:
         logs = s3.Bucket(
@@ -76,12 +82,21 @@ def bucket(scope: Construct, stage: Stage, storage_queue: sqs.Queue) -> s3.Bucke
         encryption=s3.BucketEncryption.S3_MANAGED, versioned=stage.bucket_versioning,
         server_access_logs_bucket=logs, server_access_logs_prefix="files/" if logs else None,
         removal_policy=removal(stage), object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        cors=[_cors_rule(rule) for rule in cors_rules(frontends, local=False)] or None,
     )  # fmt: skip
     # DESIGN decision 2: S3 -> SQS -> Lambda; every create and remove, every app folder.
     target = s3n.SqsDestination(storage_queue)
     files.add_event_notification(s3.EventType.OBJECT_CREATED, target)
     files.add_event_notification(s3.EventType.OBJECT_REMOVED, target)
     return files
+
+
+def _cors_rule(rule: dict[str, Any]) -> s3.CorsRule:
+    return s3.CorsRule(
+        id=rule["ID"], allowed_origins=rule["AllowedOrigins"], allowed_headers=rule["AllowedHeaders"],
+        allowed_methods=[s3.HttpMethods(m) for m in rule["AllowedMethods"]],
+        exposed_headers=rule["ExposeHeaders"], max_age=rule["MaxAgeSeconds"],
+    )  # fmt: skip
 
 
 def secrets(scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...]) -> Secrets:

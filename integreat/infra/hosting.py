@@ -1,4 +1,4 @@
-"""Amplify Hosting for every app that declares a frontend: an `AWS::Amplify::App` and a `Branch`
+"""Amplify Hosting for every app that declares a frontend (`[apps.<slug>.frontend]`): an `AWS::Amplify::App` and a `Branch`
 per app (and a `Domain` when it names one), plus each app's client id as a stack output, which
 `integreat outputs --stage dev|prod` reads from cdk-outputs.json.
 
@@ -16,30 +16,17 @@ template) and the app's `amplify_outputs.json` in the build's environment (AMPLI
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
-from typing import NamedTuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_amplify as amplify
 from constructs import Construct
 
+from chalicelib.frontends.model import FrontendSpec
 from chalicelib.tenancy.manifest import AppSpec, Manifest
 from integreat.infra.identity import Identity
 from integreat.infra.stages import Stage
 from integreat.outputs import StageValues, amplify_outputs, client_output_name
 
-
-class Frontend(NamedTuple):
-    """How an app's frontend is hosted."""
-
-    repository: str | None = None  # https://github.com/org/repo; None: manual zip deployments
-    branch: str = "main"
-    token_secret: str | None = None  # Secrets Manager name of the repository access token
-    domain: str | None = None  # a custom domain (its DNS is the app team's)
-
-
-#: Apps that declare a frontend. A constant until the manifest has a section for it (issue 17).
-FRONTENDS: Mapping[str, Frontend] = {"church": Frontend(), "events": Frontend(), "students": Frontend()}
 #: Never change: an app's shard is crc32(slug) % SHARDS. At 1,000 apps a shard holds about 50
 #: (3 resources and 1 parameter each); test_hosting.py checks the worst shard stays in bounds.
 SHARDS = 20
@@ -78,18 +65,17 @@ class Hosting(Construct):
     """Every hosted app's Amplify resources, in nested stacks `Shard<n>`."""
 
     def __init__(
-        self, scope: Construct, id: str, stage: Stage, apps: tuple[AppSpec, ...], values: StageValues,
-        frontends: Mapping[str, Frontend] = FRONTENDS,
-    ) -> None:  # fmt: skip
+        self, scope: Construct, id: str, stage: Stage, apps: tuple[AppSpec, ...], values: StageValues
+    ) -> None:
         super().__init__(scope, id)
         shards: dict[int, cdk.NestedStack] = {}
-        for app in (a for a in apps if a.slug in frontends):
+        for app in (a for a in apps if is_hosted(a)):
             index = shard(app.slug)
             if index not in shards:
                 shards[index] = cdk.NestedStack(
                     self, f"Shard{index}", description=f"Integreat {stage.name}: app frontends, shard {index}"
                 )
-            hosted_app(shards[index], stage, app, frontends[app.slug], values)
+            hosted_app(shards[index], stage, app, app.frontend, values)
 
 
 class Frontends(Construct):
@@ -99,7 +85,7 @@ class Frontends(Construct):
 
     def __init__(
         self, scope: Construct, id: str, stage: Stage, manifest: Manifest, users: Identity, bucket_name: str,
-        api_url: str, provisioned: cdk.CustomResource, frontends: Mapping[str, Frontend] = FRONTENDS,
+        api_url: str, provisioned: cdk.CustomResource,
     ) -> None:  # fmt: skip
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -112,10 +98,17 @@ class Frontends(Construct):
             # In the stack itself: only top-level outputs reach cdk-outputs.json. The identity
             # pool's 10 role mappings keep the stack far below CloudFormation's 200 outputs.
             cdk.CfnOutput(stack, client_output_name(slug), value=client, description=f"{slug}'s app client")
-        Hosting(self, "Hosting", stage, manifest.apps, values, frontends)
+        Hosting(self, "Hosting", stage, manifest.apps, values)
 
 
-def hosted_app(scope: Construct, stage: Stage, app: AppSpec, frontend: Frontend, values: StageValues) -> None:
+def is_hosted(app: AppSpec) -> bool:
+    """Whether the app declares a frontend (`[apps.<slug>.frontend]` with any key)."""
+    return app.frontend != FrontendSpec()
+
+
+def hosted_app(
+    scope: Construct, stage: Stage, app: AppSpec, frontend: FrontendSpec, values: StageValues
+) -> None:
     outputs = cdk.Stack.of(scope).to_json_string(amplify_outputs(app, values))
     token = _access_token(frontend)
     hosted = amplify.CfnApp(
@@ -142,7 +135,7 @@ def hosted_app(scope: Construct, stage: Stage, app: AppSpec, frontend: Frontend,
         domain.add_dependency(branch)
 
 
-def _access_token(frontend: Frontend) -> str | None:
+def _access_token(frontend: FrontendSpec) -> str | None:
     """None for manual deployments (`aws amplify create-deployment`, then the zip upload)."""
     if frontend.repository is None:
         return None

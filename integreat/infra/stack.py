@@ -24,7 +24,7 @@ class PlatformStack(cdk.Stack):
         super().__init__(scope, stage.name, stack_name=stage.prefix, env=env,
                          description=f"Integreat platform, stage {stage.name}")  # fmt: skip
         queues = data.queues(self, stage)
-        bucket = data.bucket(self, stage, queues.storage)
+        bucket = data.bucket(self, stage, queues.storage, [a.frontend for a in manifest.apps])
         secrets = data.secrets(self, stage, manifest.integrations)
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)

@@ -28,6 +28,7 @@ from integreat.local.s3_auth import (
     verify_post_signature,
     verify_request,
 )
+from integreat.local.s3_cors import BucketCors, moto_rules
 from integreat.local.s3_errors import S3Error
 from integreat.local.s3_events import Notifications, Written
 from integreat.local.s3_post import check_policy, is_form_post, parse_form
@@ -86,6 +87,7 @@ class AwsFront:
         self._address = (host, port)
         self._keyring, self._policies, self._notifications = keyring, policies, notifications
         self._s3 = s3  # moto's S3, behind the front: heads of written objects
+        self._cors = BucketCors(moto_rules(s3))  # the bucket's CORS rules, answered as S3 does
         self.region = region
         self._serving = ServerThread(self._address, _handler(self), "aws-front")
 
@@ -98,14 +100,32 @@ class AwsFront:
     def handle(self, exchange: Exchange) -> Reply:
         if not is_s3(exchange):
             return self.forward(exchange)
+        bucket = exchange.path.partition("?")[0].lstrip("/").partition("/")[0]
+        if exchange.method == "OPTIONS" and exchange.headers.get("origin"):
+            return self._preflight(bucket, exchange)  # unsigned, as every browser's preflight
         try:
-            return self._s3_request(exchange)
+            reply = self._s3_request(exchange)
         except S3Error as refusal:
-            return Reply(refusal.status, [("Content-Type", "application/xml")], refusal.xml())
+            reply = Reply(refusal.status, [("Content-Type", "application/xml")], refusal.xml())
         except Exception:
             logger.exception("local s3 front failed", extra={"method": exchange.method})
             failed = S3Error(500, "InternalError", "the local S3 front failed: see its log")
-            return Reply(500, [("Content-Type", "application/xml")], failed.xml())
+            reply = Reply(500, [("Content-Type", "application/xml")], failed.xml())
+        if "cors" in dict(query_pairs(exchange.path.partition("?")[2])):
+            self._cors.forget(bucket)
+        if not exchange.headers.get("origin"):
+            return reply
+        kept = [h for h in reply.headers if not h[0].lower().startswith("access-control-")]  # moto's, loose
+        return reply._replace(headers=kept + self._cors.headers(bucket, exchange.method, exchange.headers))
+
+    def _preflight(self, bucket: str, exchange: Exchange) -> Reply:
+        status, headers = self._cors.preflight(bucket, exchange.headers)
+        if status == 200:
+            return Reply(200, headers, b"")
+        refused = S3Error(403, "AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually"
+                          " because the evalution of Origin, request method / Access-Control-Request-Method or"
+                          " Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.")  # fmt: skip
+        return Reply(403, [("Content-Type", "application/xml")], refused.xml())
 
     def forward(self, exchange: Exchange) -> Reply:
         headers = {k: v for k, v in exchange.headers.items() if k.lower() not in NOT_FORWARDED}

@@ -122,6 +122,10 @@ def handler_class(handle: Callable[[Exchange], Reply]) -> type[BaseHTTPRequestHa
                 reply = preflight(self.headers.get("Access-Control-Request-Headers", ""))
             else:
                 reply = handle(Exchange(self.command, self.path, self.headers, body))
+                # moto's own CORS headers (flask-cors echoes the origin) give way to Cognito's: a
+                # browser refuses an answer carrying two Access-Control-Allow-Origin values.
+                kept = [h for h in reply.headers if not h[0].lower().startswith("access-control-")]
+                reply = reply._replace(headers=kept)
             self.send_response(reply.status)
             headers = [*reply.headers, *CORS_HEADERS, ("Content-Length", str(len(reply.body)))]
             for name, value in headers:

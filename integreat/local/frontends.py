@@ -5,16 +5,15 @@
     ...
     stop()
 
-Only on 127.0.0.1. A frontend not built yet is not served: the platform says how to build it.
-The origins are a table here until the manifest declares them (issue 17); the API's CORS will
-allow exactly these (`local_origins()`).
+Only on 127.0.0.1. An app's port is that of the first loopback origin its manifest section
+declares (`[apps.<slug>.frontend] origins = ["http://localhost:5173"]`): the origin the API's and
+the bucket's CORS admit. A frontend not built yet is not served: the platform says how to build it.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,21 +26,7 @@ from urllib.parse import unquote, urlsplit
 PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLES = PROJECT / "examples"
 HOST = "127.0.0.1"
-#: App -> its frontend's local port; the origin is http://localhost:<port> (Vite's defaults).
-LOCAL_PORTS: Mapping[str, int] = {"church": 5173, "events": 5174, "students": 5175}
-PORT_ENV = "INTEGREAT_FRONTEND_PORT_{slug}"  # e.g. INTEGREAT_FRONTEND_PORT_CHURCH=15173
 OUTPUTS_PATH = "/amplify_outputs.json"
-
-
-def port_of(slug: str, env: Mapping[str, str] | None = None) -> int:
-    """The app's frontend port: its setting, else the table's."""
-    value = (os.environ if env is None else env).get(PORT_ENV.format(slug=slug.upper()))
-    return int(value) if value else LOCAL_PORTS[slug]
-
-
-def local_origins(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """App -> the origin its local frontend is served on (what the API's CORS should allow)."""
-    return {slug: f"http://localhost:{port_of(slug, env)}" for slug in LOCAL_PORTS}
 
 
 def example_dir(slug: str) -> Path:
@@ -117,30 +102,28 @@ def outputs_bytes(slug: str, summary: Mapping[str, Any], manifest: Path | None =
 
 
 def start_frontends(
-    summary: Mapping[str, Any],
-    say: Callable[[str], None] = print,
-    env: Mapping[str, str] | None = None,
-    manifest: Path | None = None,
+    summary: Mapping[str, Any], say: Callable[[str], None] = print, manifest: Path | None = None
 ) -> Callable[[], None]:
-    """Serve every built example frontend; say how to build the others. Returns `stop`."""
+    """Serve every built example frontend on its declared local origin; say how to build the
+    others. `manifest`: default $INTEGREAT_MANIFEST, else integreat.toml. Returns `stop`."""
+    from chalicelib.tenancy.manifest import load_manifest
     from integreat.outputs import OutputsError
 
     stops: list[Callable[[], None]] = []
-    for slug in LOCAL_PORTS:
-        dist, port = example_dir(slug) / "dist", port_of(slug, env)
-        if not example_dir(slug).is_dir():
-            continue  # no example for this app (yet)
+    for app in load_manifest(manifest).apps:
+        dist, port = example_dir(app.slug) / "dist", app.frontend.local_port()
+        if port is None or not example_dir(app.slug).is_dir():
+            continue  # no example for this app, or no local origin to serve it on
         if not (dist / "index.html").is_file():
-            say(
-                f"  frontend {slug}: not built; build it with `cd {example_dir(slug)} && npm ci && npm run build`"
-            )
+            build = f"cd {example_dir(app.slug)} && npm ci && npm run build"
+            say(f"  frontend {app.slug}: not built; build it with `{build}`")
             continue
         try:
-            stops.append(serve(Site(dist, outputs_bytes(slug, summary, manifest)), port))
+            stops.append(serve(Site(dist, outputs_bytes(app.slug, summary, manifest)), port))
         except (OutputsError, OSError) as exc:  # a taken port or an unprovisioned app: the rest still runs
-            say(f"  frontend {slug}: not served ({exc}; its port is {PORT_ENV.format(slug=slug.upper())})")
+            say(f"  frontend {app.slug}: not served on port {port} ({exc})")
             continue
-        say(f"  frontend {slug}: http://localhost:{port}")
+        say(f"  frontend {app.slug}: http://localhost:{port}")
 
     def stop_all() -> None:
         for stop in reversed(stops):

@@ -127,7 +127,7 @@ class LocalPlatform:
         from integreat.local.frontends import start_frontends  # only here: off the platform's import
 
         # Each built example frontend on its local origin.
-        self._stops.append(start_frontends(self.summary))
+        self._stops.append(start_frontends(self.summary, lambda line: print(line, flush=True)))
         try:
             done.wait()
         finally:
@@ -250,10 +250,11 @@ class LocalPlatform:
     def _provision(self, operator_url: str, endpoint: str, progress: Callable[[str], None]) -> Settings:
         from chalicelib.aws import client
         from chalicelib.db.pool import connector
+        from chalicelib.frontends.bucket import cors_rules
         from chalicelib.provisioning.database import sync_apps
         from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
         from chalicelib.provisioning.queues import ensure_queue
-        from chalicelib.provisioning.storage import ensure_storage
+        from chalicelib.provisioning.storage import ensure_bucket_cors, ensure_storage
         from chalicelib.tenancy.manifest import load_manifest
         from integreat.context import login_url
         from integreat.identity_pool import create_user_pool_kwargs
@@ -281,6 +282,10 @@ class LocalPlatform:
         if not report.ok:
             raise PlatformError(f"provisioning failed: {report.failed}")
         progress(f"provisioned: {', '.join(report.active)}")
+        # The bucket answers the apps' local origins, as the stack's bucket their https ones.
+        ensure_bucket_cors(
+            client("s3", base), BUCKET, cors_rules((a.frontend for a in manifest.apps), local=True)
+        )
         sync_local_integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
         if self._owns_moto:
             self._restore(operator_url, IdentityProvisioner(cognito, client("iam", base), config), progress)

@@ -1,8 +1,9 @@
 """The browser tier: headless Chromium drives examples/church-web against `integreat dev`.
 
-One local platform for the session (tests/clients' fixture: free ports, a temporary state
-directory), the example built once if it is not (`npm ci` + `npm run build`), and served the way
-`make dev` serves it (integreat/local/frontends.py) on a free port: its declared origin. The same
+A local platform of its own (tests/clients' way of starting `integreat dev`: free ports, a
+temporary state directory), with a copy of the manifest whose apps declare free local ports as
+their frontend origins, and the example built before it starts (`npm ci` + `npm run build`), so
+that `integreat dev` serves it itself on church's declared origin, as `make dev` does. The same
 page is also served on a second port, an origin no app declares.
 
 Needs Chromium (Debian's: `apt-get install chromium`), Playwright for Python (`pip install
@@ -17,15 +18,16 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integreat.local.frontends import PORT_ENV, Site, example_dir, outputs_bytes, serve, start_frontends
+from integreat.local.frontends import Site, example_dir, outputs_bytes, serve
 from integreat.local.postgres import free_port
-from tests.clients.conftest import platform as platform
+from tests.clients.conftest import started
 from tests.clients.harness import MIN_NODE, Platform, missing
 from tests.conftest import ROOT
 
@@ -91,19 +93,41 @@ def dist() -> Path:
 
 
 @pytest.fixture(scope="session")
-def origins(platform: Platform, dist: Path) -> Iterator[dict[str, str]]:
-    """{"declared": church's origin as `make dev` serves it, "other": the same page elsewhere}."""
-    port, other = free_port(), free_port()
-    manifest = ROOT / "integreat.toml"
-    said: list[str] = []
-    stop = start_frontends(platform.info, said.append, {PORT_ENV.format(slug="CHURCH"): str(port)}, manifest)
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """integreat.toml with every app's local origin moved to a free port (5173... may be taken)."""
+    text = (ROOT / "integreat.toml").read_text()
+    for declared in ("http://localhost:5173", "http://localhost:5174", "http://localhost:5175"):
+        assert f'origins = ["{declared}"]' in text, declared
+        text = text.replace(f'origins = ["{declared}"]', f'origins = ["http://localhost:{free_port()}"]')
+    copy = tmp_path_factory.mktemp("browser-manifest") / "integreat.toml"
+    copy.write_text(text)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def platform(dist: Path, manifest: Path) -> Iterator[Platform]:
+    with started({"INTEGREAT_MANIFEST": str(manifest)}) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def origins(platform: Platform, dist: Path, manifest: Path) -> Iterator[dict[str, str]]:
+    """{"declared": church's origin, served by `integreat dev`, "other": the same page elsewhere}."""
+    from chalicelib.tenancy.manifest import load_manifest
+
+    port = load_manifest(manifest).app("church").frontend.local_port()
+    assert platform.log is not None
+    said, deadline = "", time.monotonic() + 60  # `integreat dev` serves the frontends once it is up
+    while f"frontend church: http://localhost:{port}" not in said and time.monotonic() < deadline:
+        time.sleep(0.2)
+        said = platform.log.read_text()
+    assert f"frontend church: http://localhost:{port}" in said, said[-3000:]
+    other = free_port()
     stop_other = serve(Site(dist, outputs_bytes("church", platform.info, manifest)), other)
     try:
-        assert f"  frontend church: http://localhost:{port}" in said, said
         yield {"declared": f"http://localhost:{port}", "other": f"http://localhost:{other}"}
     finally:
         stop_other()
-        stop()
 
 
 @pytest.fixture(scope="module")

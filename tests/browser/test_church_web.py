@@ -23,11 +23,6 @@ EMAIL = f"browser-{uuid.uuid4().hex[:8]}@example.org"
 SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "amplify" / "schema_v1.4.json"
 STEP_MS = 30_000
 Shoot = Callable[[Any, str], None]
-#: The journey runs the page on its own origin against the API and S3: it needs the API's CORS per
-#: app and the bucket's CORS rule, which are not built yet (issue 17). Remove once they are.
-needs_cors = pytest.mark.skip(
-    reason="needs the API's CORS per app and the bucket's CORS rule (issue 17, not built yet)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +67,6 @@ def test_the_served_outputs_are_schema_1_4_with_the_platforms_own_client(
     assert outputs["custom"]["integreat"]["api_url"] == platform.api
 
 
-@needs_cors
 def test_sign_up_confirm_and_sign_in(page: Any, shoot: Shoot) -> None:
     page.fill("#email", EMAIL)
     page.fill("#password", PASSWORD)
@@ -82,7 +76,6 @@ def test_sign_up_confirm_and_sign_in(page: Any, shoot: Shoot) -> None:
     assert click(page, "signin", shoot) == "signed in: true"
 
 
-@needs_cors
 def test_me_shows_the_member_of_church(page: Any, shoot: Shoot) -> None:
     assert click(page, "me", shoot) == "me shown"
     me = json.loads(str(page.text_content("#me-result")))
@@ -90,7 +83,6 @@ def test_me_shows_the_member_of_church(page: Any, shoot: Shoot) -> None:
     assert "member" in me["roles"], me
 
 
-@needs_cors
 def test_upload_into_a_folder_then_list_it(page: Any, shoot: Shoot) -> None:
     page.select_option("#folder", "uploads/")
     name = f"notes-{uuid.uuid4().hex[:6]}.txt"
@@ -106,13 +98,11 @@ def test_upload_into_a_folder_then_list_it(page: Any, shoot: Shoot) -> None:
     assert name in listed, listed
 
 
-@needs_cors
 def test_the_inbox_reads(page: Any, shoot: Shoot) -> None:
     assert click(page, "inbox", shoot) == "inbox read"
     assert "events" in json.loads(str(page.text_content("#inbox-result")))
 
 
-@needs_cors
 def test_a_forced_refresh_keeps_the_session(page: Any, shoot: Shoot) -> None:
     assert click(page, "refresh", shoot) == "tokens refreshed: new access token"
     assert click(page, "me", shoot) == "me shown"
@@ -123,7 +113,6 @@ def test_a_forced_refresh_keeps_the_session(page: Any, shoot: Shoot) -> None:
     assert click(page, "me", shoot) == "me shown"
 
 
-@needs_cors
 def test_another_apps_token_is_refused(page: Any, platform: Platform, shoot: Shoot) -> None:
     events = platform.new_user("events", "browser-events")
     token = platform.tokens(events, "events")["AccessToken"]
@@ -132,7 +121,6 @@ def test_another_apps_token_is_refused(page: Any, platform: Platform, shoot: Sho
     assert answered == "403", answered
 
 
-@needs_cors
 def test_an_undeclared_origin_is_blocked_by_cors(
     browser: Any, origins: dict[str, str], platform: Platform, page: Any, shoot: Shoot
 ) -> None:

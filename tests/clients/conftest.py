@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +66,13 @@ def _wait_ready(state: Path, process: subprocess.Popen[bytes], log: Path) -> dic
     raise AssertionError(f"the local platform was not ready in {READY_SECONDS}s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def platform() -> Iterator[Platform]:
+@contextmanager
+def started(extra_env: dict[str, str] | None = None) -> Iterator[Platform]:
+    """`integreat dev` as a user starts it (plus `extra_env`), stopped with Ctrl-C at the end."""
     state = Path(tempfile.mkdtemp(prefix="integreat-clients-"))
     state.chmod(0o755)  # as root, the embedded Postgres runs as its own user and must reach it
     home = Path(tempfile.mkdtemp(prefix="integreat-clients-home-"))  # no ~/.aws, no ~/.npmrc
-    env = _environment(state, home)
+    env = _environment(state, home) | (extra_env or {})
     bin_dir = Path(sys.executable).parent  # the virtualenv's bin (.venv/bin)
     log = home / "integreat-dev.log"
     with log.open("wb") as out:
@@ -78,7 +80,7 @@ def platform() -> Iterator[Platform]:
             [str(bin_dir / "integreat"), "dev"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        yield Platform(_wait_ready(state, process, log), env, bin_dir)
+        yield Platform(_wait_ready(state, process, log), env, bin_dir, log)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -93,6 +95,12 @@ def platform() -> Iterator[Platform]:
         shutil.rmtree(state, ignore_errors=True)
         assert process.returncode == 0, f"integreat dev exited {process.returncode}:\n{output[-4000:]}"
         assert not busy, f"ports still in use after Ctrl-C: {busy}"
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    with started() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

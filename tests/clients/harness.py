@@ -94,6 +94,7 @@ class Platform:
     info: dict[str, Any]
     env: dict[str, str]  # what the platform was started with: PATH, HOME, ports, state dir
     bin_dir: Path  # the virtualenv's bin: `integreat`, `aws`
+    log: Path | None = None  # what `integreat dev` prints, while it runs
     _cognito: Any = field(default=None, repr=False)
 
     @property

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from chalicelib.tenancy.manifest import parse_manifest
-from integreat.infra.hosting import SHARDS, Frontend, Hosting, shard
+from integreat.infra.hosting import SHARDS, Hosting, shard
 from integreat.infra.stages import load_stage
 from integreat.outputs import StageValues
 from tests.infra.conftest import PROJECT
@@ -106,6 +106,9 @@ def _manifest_text(count: int) -> str:
             f'content_types = ["image/*"]\nmax_size = "1MB"\n'
             f'[apps.app{i:04d}.storage.folders."private/{{user}}/"]\nwrite = "owner"\nread = "admin"\n'
             f'content_types = ["*/*"]\nmax_size = "1MB"\n'
+            f'[apps.app{i:04d}.frontend]\norigins = ["https://app{i:04d}.example.org"]\n'
+            f'repository = "https://github.com/example/app{i:04d}"\n'
+            f'token_secret = "integreat-prod/frontends/app{i:04d}"\ndomain = "app{i:04d}.example.org"\n'
         )
     return "\n".join(lines)
 
@@ -124,13 +127,7 @@ def thousand(tmp_path_factory: pytest.TempPathFactory) -> cdk.Stack:
         "prod", stack.region, "eu-west-1_Pool", "integreat-prod-files", "https://api.example/api/",
         {slug: clients.get_att(f"Client.{slug}").to_string() for slug in manifest.slugs},
     )  # fmt: skip
-    frontends = {
-        slug: Frontend(f"https://github.com/example/{slug}", "main", f"integreat-prod/frontends/{slug}", f"{slug}.example.org")
-        for slug in manifest.slugs
-    }  # fmt: skip
-    Hosting(
-        stack, "Hosting", load_stage("prod", PROJECT / "integreat.toml"), manifest.apps, values, frontends
-    )
+    Hosting(stack, "Hosting", load_stage("prod", PROJECT / "integreat.toml"), manifest.apps, values)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     app.synth()
     return stack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,68 @@ def test_api_gateway_refusals_use_the_api_error_shape(synthesized: dict[str, Any
             .replace("$context.requestId", "c6af9ac6")
         )
         assert set(json.loads(filled)["error"]) == {"code", "message", "request_id"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateway_refusals_are_readable_by_the_calling_page(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    api = resources(synthesized, stage, "AWS::Serverless::Api")["RestAPI"]["Properties"]
+    for response in api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"].values():
+        parameters = response["responseParameters"]
+        assert (
+            parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.Origin"
+        )
+        assert parameters["gatewayresponse.header.Vary"] == "'Origin'"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_browser_path_sends_its_preflight_to_the_function(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    paths = resources(synthesized, stage, "AWS::Serverless::Api")["RestAPI"]["Properties"]["DefinitionBody"][
+        "paths"
+    ]
+    for path, methods in paths.items():
+        if path.startswith("/service"):
+            assert "options" not in methods, path  # app backends: no browser, no preflight
+            continue
+        options = methods["options"]
+        assert options["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+        assert "security" not in options, path  # a preflight carries no credentials
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_bucket_admits_no_loopback_origin_outside_local(synthesized: dict[str, Any], stage: str) -> None:
+    # The demo apps declare only http://localhost origins, which make dev alone honours.
+    (files,) = [
+        b["Properties"]
+        for b in resources(synthesized, stage, "AWS::S3::Bucket").values()
+        if "files" in json.dumps(b["Properties"].get("BucketName"))
+    ]
+    assert "CorsConfiguration" not in files
+
+
+def test_the_bucket_admits_every_apps_https_origins(synthesized: dict[str, Any], tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_sqs as sqs
+
+    from chalicelib.frontends.model import FrontendSpec
+    from integreat.infra import data
+    from integreat.infra.stages import load_stage
+    from tests.infra.conftest import PROJECT
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Bucket", env=cdk.Environment(region="eu-west-1"))
+    frontends = [FrontendSpec(("https://church.example.org", "http://localhost:5173")),
+                 FrontendSpec(domain="events.example.org"), FrontendSpec()]  # fmt: skip
+    data.bucket(stack, load_stage("prod", PROJECT / "integreat.toml"), sqs.Queue(stack, "Q"), frontends)
+    (files,) = [
+        b["Properties"]
+        for b in Template.from_stack(stack).find_resources("AWS::S3::Bucket").values()
+        if "CorsConfiguration" in b["Properties"]
+    ]
+    (rule,) = files["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == ["https://church.example.org", "https://events.example.org"]
+    assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "PUT", "POST", "DELETE"}
+    assert "ETag" in rule["ExposedHeaders"]

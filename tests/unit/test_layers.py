@@ -22,6 +22,7 @@ FEATURES = (
     "chalicelib.messaging",
     "chalicelib.sharing",
     "chalicelib.integrations",
+    "chalicelib.frontends",
 )
 #: Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
