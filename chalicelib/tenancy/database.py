@@ -1,5 +1,6 @@
 """The database with its app registry: the tenant switch (`chalicelib.db.tenant`) gated by the
-registry, which it loads through its own connections (`chalicelib.tenancy.store`).
+registry, which it loads (and refreshes by what changed) through its own connections
+(`chalicelib.tenancy.store`).
 
 Which sections the registry decodes is the caller's choice: `chalicelib.apps.Database` passes
 the platform's; with none, records carry the core alone and every section reads as its default.
@@ -13,7 +14,7 @@ from typing import Any
 from chalicelib.db.tenant import Database as SwitchingDatabase
 from chalicelib.tenancy.registry import Registry
 from chalicelib.tenancy.sections import AppSection
-from chalicelib.tenancy.store import loader
+from chalicelib.tenancy.store import source
 
 
 class Database(SwitchingDatabase):
@@ -31,7 +32,7 @@ class Database(SwitchingDatabase):
         registry: Registry | None = None,
     ) -> None:
         self.registry = registry or Registry(
-            loader(self.platform, sections),
+            source(self.platform, sections),
             ttl_seconds=registry_ttl_seconds,
             max_stale_seconds=registry_max_stale_seconds,
         )
