@@ -153,9 +153,11 @@ def login_url(operator_url: str, role: str) -> str:
 
 
 def identity_provisioner() -> IdentityProvisioner | None:
-    """The Cognito/IAM provisioner when a user pool is configured (INTEGREAT_USER_POOL_ID), else None."""
+    """The Cognito/IAM provisioner when a user pool is configured (INTEGREAT_USER_POOL_ID), else None.
+    With INTEGREAT_BUCKET the app roles get their storage folder, as the stack's and the local
+    platform's provisioners give it; its clients retry adaptively (`provisioning_clients`)."""
     from chalicelib import aws
-    from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
+    from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner, provisioning_clients
 
     settings = get_settings()
     if not settings.user_pool_id:
@@ -166,10 +168,11 @@ def identity_provisioner() -> IdentityProvisioner | None:
         platform=settings.platform_name,
         stage=settings.stage,
         account_id=account,
-        identity_pool_id=os.environ.get("INTEGREAT_IDENTITY_POOL_ID") or None,
         password_auth=settings.stage in ("local", "test"),
+        bucket=settings.bucket,
     )
-    return IdentityProvisioner(aws.client("cognito-idp", settings), aws.client("iam", settings), config)
+    cognito, iam = provisioning_clients(settings)
+    return IdentityProvisioner(cognito, iam, config)
 
 
 def directory() -> CognitoDirectory:

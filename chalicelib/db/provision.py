@@ -26,7 +26,7 @@ from chalicelib.tenancy.slugs import app_role, login_role, schema_name
 Connection = psycopg2.extensions.connection
 
 # Identifiers below are constants or come from chalicelib.tenancy.slugs (validated), never input.
-_BOOTSTRAP = f"""
+BOOTSTRAP_SQL = f"""
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('integreat:bootstrap'));
 DO $$ BEGIN
@@ -55,7 +55,7 @@ COMMIT;
 def bootstrap(conn: Connection) -> None:
     """Platform roles, the `integreat` schema, hardening of `public`, platform migrations."""
     with conn.cursor() as cur:
-        cur.execute(_BOOTSTRAP)
+        cur.execute(BOOTSTRAP_SQL)
     migrate_target(conn, Target(PLATFORM_SCHEMA, ADMIN_ROLE), load_migrations(PLATFORM_SET))
     ensure_credentials(conn, RUNTIME_ROLE)
 

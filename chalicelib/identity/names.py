@@ -45,6 +45,12 @@ def app_client_name(slug: str) -> str:
     return f"integreat-{validate_slug(slug)}"
 
 
+def api_iam_role_name(platform: str, stage: str) -> str:
+    """The API function's role (integreat/infra/api.py names it so): the one principal that may
+    name an app-role session `<sub>@<slug>`, a session it vends to that user (storage credentials)."""
+    return f"{platform}-{stage}-api"
+
+
 def app_iam_role_name(platform: str, stage: str, slug: str) -> str:
     """IAM role names are unique per account (path or not) and limited to 64 characters."""
     name = f"{platform}-{stage}-app-{validate_slug(slug)}"

@@ -2,11 +2,16 @@
 an app's row travels in the same transaction as its roles and schema (`chalicelib.db.provision`),
 so a crash leaves either both or neither. Its sections go in as one JSON document, each encoded
 by its own section (`Sections.document`). `chalicelib.tenancy.store` reads them back.
+
+Also what provisioning last applied (`integreat.provisioning_fingerprints`, platform migration
+0009): one digest per app and step, compared by `chalicelib.provisioning.database.sync_apps`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from typing import Any
 
 import psycopg2
 
@@ -27,14 +32,21 @@ _UPSERT = (
 )
 
 
+def provision_statements(app: AppSpec) -> tuple[str, str, tuple[Any, ...]]:
+    """What `provision_app` sends: the roles and schema, the registry upsert and its parameters
+    (hashed whole into the app's database fingerprint, so the two cannot drift apart)."""
+    params = (app.slug, app.name, app.enrollment, list(app.roles), json.dumps(app.sections.document()))
+    return "BEGIN;" + app_roles_sql(app.slug), _UPSERT + "; COMMIT", params
+
+
 def provision_app(conn: Connection, app: AppSpec) -> None:
     """Roles, schema, grants and the registry row (status `provisioning`) of one app, in one
     transaction; then its LOGIN role's password."""
-    params = (app.slug, app.name, app.enrollment, list(app.roles), json.dumps(app.sections.document()))
+    roles, upsert, params = provision_statements(app)
     with conn.cursor() as cur:
         try:
-            cur.execute("BEGIN;" + app_roles_sql(app.slug))
-            cur.execute(_UPSERT + "; COMMIT", params)
+            cur.execute(roles)
+            cur.execute(upsert, params)
         except psycopg2.Error as exc:
             cur.execute("ROLLBACK")
             raise ProvisioningError(f"app {app.slug!r}: {exc}".strip()) from exc
@@ -74,8 +86,11 @@ def activate_app(conn: Connection, slug: str) -> None:
 
 def remove_app(conn: Connection, slug: str) -> None:
     """Mark the app removed and drop its schema and roles, in one transaction."""
+    # Its fingerprints go too: brought back (`apps restore`, or the manifest again), it is
+    # provisioned afresh rather than skipped as unchanged.
     removed = (
         f"UPDATE {PLATFORM_SCHEMA}.apps SET status = 'removed', updated_at = now() WHERE slug = %(slug)s;"
+        f" DELETE FROM {PLATFORM_SCHEMA}.provisioning_fingerprints WHERE scope = %(slug)s;"
     )
     with conn.cursor() as cur:
         try:
@@ -90,3 +105,60 @@ def registered(conn: Connection) -> dict[str, str]:
     with conn.cursor() as cur:
         cur.execute(f"SELECT slug, status FROM {PLATFORM_SCHEMA}.apps WHERE status <> 'removed'")
         return {str(slug): str(status) for slug, status in cur.fetchall()}
+
+
+# --- what provisioning last applied (platform migration 0009) -----------------------------------
+
+#: The steps that keep a fingerprint; `PLATFORM_SCOPE` is the platform's own (never a valid slug).
+DATABASE_STEP = "database"
+IDENTITY_STEP = "identity"
+PLATFORM_SCOPE = ""
+
+Fingerprints = dict[tuple[str, str], str]  # (scope, step) -> fingerprint
+
+
+def fingerprint(document: Any) -> str:
+    """The digest of a JSON-able description of desired state (key order does not matter).
+
+    >>> fingerprint({"b": 1, "a": [2]}) == fingerprint({"a": [2], "b": 1})
+    True
+    """
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def applied_fingerprints(conn: Connection) -> Fingerprints:
+    """Every recorded fingerprint; none before the platform's first bootstrap (no table yet)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('{PLATFORM_SCHEMA}.provisioning_fingerprints') IS NOT NULL")
+        row = cur.fetchone()
+        if not row or not row[0]:
+            return {}
+        cur.execute(f"SELECT scope, step, fingerprint FROM {PLATFORM_SCHEMA}.provisioning_fingerprints")
+        return {(str(scope), str(step)): str(fp) for scope, step, fp in cur.fetchall()}
+
+
+def record_fingerprint(conn: Connection, scope: str, step: str, digest: str) -> None:
+    """Remember that `step` of `scope` now matches `digest`; call only once the step succeeded."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {PLATFORM_SCHEMA}.provisioning_fingerprints (scope, step, fingerprint)"
+            " VALUES (%s, %s, %s) ON CONFLICT (scope, step)"
+            " DO UPDATE SET fingerprint = EXCLUDED.fingerprint, applied_at = now()",
+            (scope, step, digest),
+        )
+
+
+def recorded_identities(conn: Connection) -> dict[str, tuple[str | None, str | None]]:
+    """slug -> (its provisioned client id, its IAM role's id), as `record_identity` left them:
+    what the provisioner looks resources up by. Only the client named `integreat-<slug>` counts
+    (an app may hold other clients); the newest, if the pool was ever re-created."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.slug, c.client_id, a.iam_role_id"
+            f" FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN LATERAL ("
+            f" SELECT client_id FROM {PLATFORM_SCHEMA}.app_clients"
+            " WHERE slug = a.slug AND name = 'integreat-' || a.slug ORDER BY created_at DESC LIMIT 1"
+            ") c ON true WHERE a.status <> 'removed'"
+        )
+        return {str(slug): (client, role_id) for slug, client, role_id in cur.fetchall()}

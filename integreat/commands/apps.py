@@ -45,9 +45,20 @@ def apps_list(manifest: ManifestOpt = None) -> None:
     console.print(table)
 
 
+FullOpt = Annotated[
+    bool,
+    typer.Option(
+        "--full", help="Re-check every app's resources, not only those whose manifest entry changed."
+    ),
+]
+
+
 @apps_cli.command("sync")
-def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
-    """Provision every manifest app in Postgres (schema, roles, migrations). Safe to re-run.
+def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4, full: FullOpt = False) -> None:
+    """Provision every manifest app in Postgres (schema, roles, migrations), Cognito and IAM.
+
+    Only the apps whose entry changed since the last sync are touched. Safe to re-run.
+    With --full every app is checked again and what was changed by hand is repaired.
 
     Example: integreat apps sync --workers 8
     """
@@ -59,6 +70,8 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
         err.print(
             "[yellow]no user pool configured (INTEGREAT_USER_POOL_ID): Cognito and IAM not provisioned[/yellow]"
         )
+    elif identity.config.bucket is None:
+        err.print("[yellow]no bucket configured (INTEGREAT_BUCKET): app roles get no storage policy[/yellow]")
     with progress() as bars:
         phases = ["provision", "migrate"] + (["identity"] if identity else [])
         tasks = {phase: bars.add_task(phase, total=len(apps)) for phase in phases}
@@ -67,6 +80,7 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4) -> None:
             apps,
             workers=workers,
             identity=identity,
+            full=full,
             progress=lambda phase, _slug: bars.advance(tasks[phase]),
         )
     _print_sync(report)
@@ -82,6 +96,8 @@ def _print_sync(report: SyncReport) -> None:
     console.print(
         f"active: {', '.join(report.active) or '-'}; migrations applied: {report.migrations_applied}"
     )
+    changed = [f"{step} {len(slugs)}" for step, slugs in report.applied.items()]
+    console.print(f"apps changed: {', '.join(changed)}; the rest unchanged since the last sync")
     for slug in report.unmanaged:
         console.print(
             f"[yellow]{slug}[/yellow] is registered but not in the manifest: left alone "

@@ -119,8 +119,9 @@ def test_the_sections_migration_keeps_each_apps_columns_as_its_document(platform
             (json.dumps(storage), json.dumps(events), json.dumps(datasets)),
         )
 
-    # When 0008 runs
-    assert migrate_target(conn, target, load_migrations("platform")) == [8]
+    # When 0008 runs (alone: later migrations have tests of their own)
+    upto_8 = [m for m in load_migrations("platform") if m.version <= 8]
+    assert migrate_target(conn, target, upto_8) == [8]
 
     # Then the three columns are the document's keys, and gone as columns
     with conn.cursor() as cur:
