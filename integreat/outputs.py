@@ -1,5 +1,6 @@
 """An app's `amplify_outputs.json` (Amplify Gen 2 outputs, schema version 1.4), from the
-manifest and one stage's values: the running local platform, or a deployed stack's outputs.
+manifest and one stage's values: the running local platform, or a deployed stack's outputs and
+the app's client id, which the provisioner writes to SSM Parameter Store.
 
     platform = local_platform(context.running_platform())
     outputs = amplify_outputs(manifest.app("church"), platform)
@@ -39,6 +40,9 @@ ROUTES = {
     "download": "/apps/{app}/files/download",
     "inbox": "/apps/{app}/inbox",
     "events": "/apps/{app}/events",
+    # POST: short-lived S3 credentials narrowed to the caller's folders (an Amplify JS
+    # credentials provider; answer: credentials, bucket, region, prefixes)
+    "storage_credentials": "/apps/{app}/storage/credentials",
 }
 
 
@@ -55,18 +59,7 @@ class StageValues(NamedTuple):
     bucket: str
     api_url: str
     clients: Mapping[str, str]  # slug -> the app's own client id
-    identity_pool_id: str | None = None
     cognito_endpoint: str | None = None  # local only: Amplify's `userPoolEndpoint`
-
-
-def client_output_name(slug: str) -> str:
-    """The stack output holding an app's client id: alphanumeric, as CloudFormation wants, and
-    one-to-one (slugs are lowercase, so the `U` standing for `_` cannot clash).
-
-    >>> client_output_name("church"), client_output_name("my_app")
-    ('AppClientChurch', 'AppClientMyUapp')
-    """
-    return "AppClient" + slug[0].upper() + slug[1:].replace("_", "U")
 
 
 def local_values(info: Mapping[str, Any] | None) -> StageValues:
@@ -80,29 +73,52 @@ def local_values(info: Mapping[str, Any] | None) -> StageValues:
     )  # fmt: skip
 
 
-def stack_values(outputs_file: Path, stage: str, manifest: Manifest) -> StageValues:
-    """A deployed stage, from what `cdk deploy --outputs-file` wrote (as `integreat stage-config`)."""
+def stack_values(
+    outputs_file: Path, stage: str, manifest: Manifest, slug: str, parameters: Any
+) -> StageValues:
+    """A deployed stage: its shared resources from what `cdk deploy --outputs-file` wrote (as
+    `integreat stage-config`), and `slug`'s client id from its SSM parameter (the stack has no
+    output per app). `parameters`: a boto3 SSM client, or a callable of the region making one."""
+    from chalicelib.provisioning.deploy import client_id_parameter
     from integreat.infra.stage_config import StageConfigError, stack_outputs
 
     try:
         outputs = stack_outputs(outputs_file, f"{manifest.platform.name}-{stage}")
     except StageConfigError as exc:
         raise OutputsError(str(exc)) from None
-    clients = {s: outputs[client_output_name(s)] for s in manifest.slugs if client_output_name(s) in outputs}
+    region = outputs.get("Region", manifest.platform.region)
+    clients: dict[str, str] = {}
+    if slug in manifest.slugs:
+        ssm = parameters(region) if callable(parameters) else parameters
+        found = read_parameter(ssm, client_id_parameter(manifest.platform.name, stage, slug))
+        clients = {slug: found} if found is not None else {}
     return StageValues(
-        stage, outputs.get("Region", manifest.platform.region), outputs["UserPoolId"], outputs["BucketName"],
-        outputs.get("ApiUrl", ""), clients, identity_pool_id=outputs.get("IdentityPoolId"),
-    )  # fmt: skip
+        stage, region, outputs["UserPoolId"], outputs["BucketName"], outputs.get("ApiUrl", ""), clients
+    )
+
+
+def read_parameter(ssm: Any, name: str) -> str | None:
+    """The parameter's value, None when there is none; any other AWS error is an OutputsError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    except (ClientError, BotoCoreError) as exc:
+        raise OutputsError(f"cannot read SSM parameter {name}: {exc}") from None
 
 
 def app_of(manifest: Manifest, slug: str, values: StageValues) -> AppSpec:
     """The manifest's app, once the stage has provisioned its client; else a named error."""
+    from chalicelib.provisioning.deploy import client_id_parameter
+
     if slug not in manifest.slugs:
         raise OutputsError(f"no app {slug!r} in {manifest.source}; apps: {', '.join(manifest.slugs)}")
     if slug not in values.clients:
         where = "run `integreat apps sync` or restart `make dev`" if values.stage == "local" else (
-            f"redeploy the stage (`integreat deploy --stage {values.stage}`): its outputs lack"
-            f" {client_output_name(slug)}"
+            f"redeploy the stage (`integreat deploy --stage {values.stage}`): SSM parameter"
+            f" {client_id_parameter(manifest.platform.name, values.stage, slug)} does not exist"
         )  # fmt: skip
         raise OutputsError(f"app {slug!r} has no app client in stage {values.stage}: {where}")
     return manifest.app(slug)
@@ -120,8 +136,10 @@ def amplify_outputs(app: AppSpec, values: StageValues, pool: PoolDefinition = PO
 
 
 def auth_section(app: AppSpec, values: StageValues, pool: PoolDefinition = POOL) -> dict[str, Any]:
+    """No `identity_pool_id`: the platform has no identity pool (direct storage access is
+    credentials the API vends), so Amplify's own Storage category is not for these apps."""
     policy = pool.password
-    section: dict[str, Any] = {
+    return {
         "aws_region": values.region,
         "user_pool_id": values.user_pool_id,
         "user_pool_client_id": values.clients[app.slug],
@@ -138,9 +156,6 @@ def auth_section(app: AppSpec, values: StageValues, pool: PoolDefinition = POOL)
         "mfa_methods": [*(["SMS"] if pool.mfa_sms else []), *(["TOTP"] if pool.mfa_otp else [])],
         "groups": [{role_group(app.slug, role): {}} for role in app.roles],
     }  # fmt: skip
-    if values.identity_pool_id:
-        section["identity_pool_id"] = values.identity_pool_id
-    return section
 
 
 def storage_section(app: AppSpec, values: StageValues) -> dict[str, Any]:

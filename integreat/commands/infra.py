@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 import integreat.infra  # noqa: F401 (quiets jsii's Node.js banner before aws_cdk starts Node)
-from integreat.commands.common import console, err
+from integreat.commands.common import ManifestOpt, console, err
 
 StageOpt = Annotated[str, typer.Option("--stage", help="dev or prod.")]
 OUTPUTS = Path("cdk-outputs.json")
@@ -20,18 +21,19 @@ OUTPUTS = Path("cdk-outputs.json")
 def synth(
     stage: StageOpt,
     out: Annotated[Path, typer.Option("--out", help="Cloud assembly directory.")] = Path("cdk.out"),
+    manifest: ManifestOpt = None,
 ) -> None:
     """Synthesize the stage's stack (offline) with cdk-nag's checks; writes the template.
 
-    Example: integreat synth --stage prod
+    Example: integreat synth --stage prod     (the manifest: --manifest, $INTEGREAT_MANIFEST or ./integreat.toml)
     """
     from aws_cdk.assertions import Annotations, Match
 
     from integreat.infra.app import InfraError, synthesize
     from integreat.infra.stages import StageError
 
-    try:
-        result = synthesize(stage, out / stage)
+    try:  # a ManifestError ends the command as in every other one (integreat/cli.py)
+        result = synthesize(stage, out / stage, manifest)
     except (InfraError, StageError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -39,25 +41,32 @@ def synth(
     for error in errors:
         err.print(f"[red]cdk-nag[/red] {error.id}: {error.entry.data}")
     console.print(
-        f"wrote {out / stage / (result.stack.stack_name + '.template.json')} in {result.seconds:.1f} s"
+        f"wrote {out / stage / result.stack.template_file} in {result.seconds:.1f} s"
+        f" (manifest {result.manifest})",
+        markup=False,
     )
     if errors:
         raise typer.Exit(1)
 
 
-def deploy(stage: StageOpt) -> None:
+def deploy(stage: StageOpt, manifest: ManifestOpt = None) -> None:
     """Deploy the stage with the AWS CDK CLI (`npx aws-cdk deploy`), then write its outputs.
 
     Example: integreat deploy --stage prod     (needs AWS credentials; never run by the tests)
     """
+    from chalicelib.tenancy.manifest import MANIFEST_ENV
+
     if shutil.which("npx") is None:
         err.print("`npx` (Node.js) is needed to run the AWS CDK CLI")
         raise typer.Exit(1)
+    env = dict(os.environ)
+    if manifest is not None:  # the CDK app finds it as every command does: through the variable
+        env[MANIFEST_ENV] = str(manifest.resolve())
     app = f"{sys.executable} -m integreat.infra.main {stage}"
     command = ["npx", "--yes", "aws-cdk@2", "deploy", "--app", app, "--outputs-file", str(OUTPUTS),
                "--require-approval", "broadening"]  # fmt: skip
     console.print(" ".join(command))
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
 def stage_config(

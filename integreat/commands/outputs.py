@@ -1,4 +1,5 @@
-"""`integreat outputs`: an app's `amplify_outputs.json` for one stage."""
+"""`integreat outputs`: an app's `amplify_outputs.json` for one stage (dev/prod: the stack's
+outputs file, and the app's client id from SSM Parameter Store, with the caller's AWS credentials)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ OUTPUTS_FILE = Path("cdk-outputs.json")  # what `integreat deploy` writes (integ
 
 
 def build(
-    app: str, stage: str, manifest: Path | None = None, outputs_file: Path = OUTPUTS_FILE
-) -> dict[str, Any]:
-    """The document; OutputsError (a sentence) when the stage's values or the app are missing."""
+    app: str, stage: str, manifest: Path | None = None, outputs_file: Path = OUTPUTS_FILE,
+    parameters: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The document; OutputsError (a sentence) when the stage's values or the app are missing.
+    dev/prod read the app's client id from SSM: `parameters` is a boto3 SSM client (default: one
+    for the stack's region, at INTEGREAT_AWS_ENDPOINT_URL when that is set)."""
     from chalicelib.tenancy.manifest import load_manifest
     from integreat.outputs import STAGES, OutputsError, amplify_outputs, app_of, local_values, stack_values
 
@@ -27,8 +31,15 @@ def build(
     if stage == "local":
         values = local_values(context.running_platform())
     else:
-        values = stack_values(outputs_file, stage, declared)
+        values = stack_values(outputs_file, stage, declared, app, parameters or ssm_client)
     return amplify_outputs(app_of(declared, app, values), values)
+
+
+def ssm_client(region: str) -> Any:
+    from chalicelib import aws
+    from chalicelib.settings import settings_from_env
+
+    return aws.client("ssm", settings_from_env(region=region))
 
 
 def outputs(

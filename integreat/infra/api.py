@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.identity.names import api_iam_role_name
 from integreat.infra.data import Queues, Secrets, reference
 from integreat.infra.stages import Stage
 
@@ -29,9 +30,16 @@ FUNCTIONS = {
     "pre_token_generation": ("PreTokenGeneration", None),
     "on_storage_event": ("OnStorageEvent", "OnStorageEventSqsEventSource"),
     "on_cross_app_event": ("OnCrossAppEvent", "OnCrossAppEventSqsEventSource"),
-    "provision": ("Provision", None),  # the stack's custom resource (provisioning.py)
+    # The stack's custom resource (provisioning.py), in two halves: onEvent and isComplete.
+    "provision": ("Provision", None),
+    "provision_complete": ("ProvisionComplete", None),
 }
 TRIGGERS = ("pre_sign_up", "post_confirmation", "pre_token_generation")
+#: Functions that run as another's role: the two halves of the provisioner are one job.
+SHARED_ROLES = {"provision_complete": "provision"}
+#: Settings `.chalice/config.json` does not give (the plain `chalice deploy` path never runs the
+#: provisioner): isComplete gets Lambda's maximum, of which it spends a budget well under.
+TIMEOUTS = {"ProvisionComplete": 900}
 
 
 class Api(NamedTuple):
@@ -43,7 +51,8 @@ class Api(NamedTuple):
 def api(
     scope: Construct, stage: Stage, pool: cognito.UserPool, bucket_name: str, queues: Queues, secrets: Secrets
 ) -> Api:
-    roles = {name: _role(scope, name) for name in FUNCTIONS}
+    roles = {name: _role(scope, name, stage) for name in FUNCTIONS if name not in SHARED_ROLES}
+    roles |= {name: roles[owner] for name, owner in SHARED_ROLES.items()}
     runtime_url = reference(secrets.runtime_url)
     env = {
         "INTEGREAT_RUNTIME_DATABASE_URL": runtime_url,
@@ -68,6 +77,8 @@ def api(
         function = chalice.get_resource(logical)
         function.add_property_override("Role", roles[name].role_arn)
         function.add_property_deletion_override("ReservedConcurrentExecutions")
+    for logical, seconds in TIMEOUTS.items():
+        chalice.get_resource(logical).add_property_override("Timeout", seconds)
     api_function = chalice.get_resource("APIHandler")
     api_function.add_property_override("ReservedConcurrentExecutions", stage.api_concurrency)
     # Only the API is told the pool: the triggers are the pool's, and naming it back would be a cycle.
@@ -79,7 +90,12 @@ def api(
     chalice.get_resource("RestAPI").add_property_override(
         "DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses()
     )
-    url = cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/")
+    # Built from the API's Ref token, not a literal `${RestAPI}` in Fn::Sub: the hosting stacks
+    # are nested, and only a token becomes a parameter of theirs (RestAPI is not their resource).
+    rest_api = chalice.get_resource("RestAPI").ref
+    url = cdk.Fn.join(
+        "", ["https://", rest_api, ".execute-api.", cdk.Aws.REGION, ".", cdk.Aws.URL_SUFFIX, "/api/"]
+    )
     return Api(chalice, roles, url)
 
 
@@ -121,11 +137,14 @@ def gateway_responses() -> dict[str, object]:
     return responses
 
 
-def _role(scope: Construct, name: str) -> iam.Role:
+def _role(scope: Construct, name: str, stage: Stage) -> iam.Role:
     title = "".join(p.title() for p in name.split("_"))
+    # The API's role has a known name: the app roles' trust lets only it name a session
+    # `<sub>@<slug>` (a user's vended storage credentials; chalicelib/provisioning/identity.py).
+    role_name = api_iam_role_name(stage.platform, stage.name) if name == "api_handler" else None
     role = iam.Role(
         scope, f"{title}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description=f"Integreat function {name}: only what it calls",
+        description=f"Integreat function {name}: only what it calls", role_name=role_name,
     )  # fmt: skip
     role.add_to_policy(
         iam.PolicyStatement(

@@ -27,6 +27,7 @@ class Synthesized(NamedTuple):
     template: dict[str, object]
     directory: Path
     seconds: float
+    manifest: Path
 
 
 @contextlib.contextmanager
@@ -42,9 +43,11 @@ def preserved_environ() -> Iterator[None]:
 
 
 def synthesize(stage_name: str, outdir: Path, manifest: Path | None = None) -> Synthesized:
-    """The stage's stack, synthesized into `outdir` with cdk-nag's AwsSolutions checks applied."""
-    path = (manifest or Path("integreat.toml")).resolve()
-    declared = load_manifest(path)
+    """The stage's stack, synthesized into `outdir` with cdk-nag's AwsSolutions checks applied.
+    The manifest is found as every command finds it: `manifest`, else $INTEGREAT_MANIFEST, else
+    ./integreat.toml (ManifestError when it is missing or wrong)."""
+    declared = load_manifest(manifest)
+    path = Path(declared.source).resolve()  # before the chdir below
     stage = load_stage(stage_name, path)
     if shutil.which("node") is None:
         raise InfraError("the CDK needs Node.js (`node` on PATH) to synthesize; install Node.js 22 or newer")
@@ -52,8 +55,8 @@ def synthesize(stage_name: str, outdir: Path, manifest: Path | None = None) -> S
     outdir.mkdir(parents=True, exist_ok=True)
     app = cdk.App(outdir=str(outdir))
     with contextlib.chdir(outdir), preserved_environ():  # the Chalice construct packages into ./chalice.out
-        stack = PlatformStack(app, stage, declared)
+        stack = PlatformStack(app, stage, declared, path)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template
-    return Synthesized(stack, template, outdir, time.perf_counter() - started)
+    return Synthesized(stack, template, outdir, time.perf_counter() - started, path)

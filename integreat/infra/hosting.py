@@ -1,12 +1,15 @@
-"""Amplify Hosting for every app that declares a frontend (`[apps.<slug>.frontend]`): an `AWS::Amplify::App` and a `Branch`
-per app (and a `Domain` when it names one), plus each app's client id as a stack output, which
-`integreat outputs --stage dev|prod` reads from cdk-outputs.json.
+"""Amplify Hosting for every app that declares a frontend (`[apps.<slug>.frontend]`): an
+`AWS::Amplify::App` and a `Branch` per app (and a `Domain` when it names one).
 
 The apps live in nested stacks, each app in the shard its slug hashes to: a stack holds at most
-500 resources and 200 parameters (each app client is one parameter of its nested stack), and an
-app never moves between shards when others are added or removed (moving would replace its
-Amplify app, and with it its default domain).
+500 resources and 200 parameters, and an app never moves between shards when others are added or
+removed (moving would replace its Amplify app, and with it its default domain).
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+
+Each app's client id is an SSM parameter the provisioner writes (`client_id_parameter`), read
+by its shard as an `AWS::SSM::Parameter::Value<String>` parameter: resolved when the shard
+deploys, which is after the provisioner (each shard depends on it). Not a `{{resolve:ssm:...}}`
+reference: a template takes at most 60 of those, and a shard's repository tokens already are.
 
 By default a branch takes manual (zip) deployments; a frontend that names a repository is built
 by Amplify from it, with the access token read from Secrets Manager at deploy (never in the
@@ -19,13 +22,15 @@ import zlib
 
 import aws_cdk as cdk
 from aws_cdk import aws_amplify as amplify
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from chalicelib.frontends.model import FrontendSpec
+from chalicelib.provisioning.deploy import client_id_parameter
 from chalicelib.tenancy.manifest import AppSpec, Manifest
 from integreat.infra.identity import Identity
 from integreat.infra.stages import Stage
-from integreat.outputs import StageValues, amplify_outputs, client_output_name
+from integreat.outputs import StageValues, amplify_outputs
 
 #: Never change: an app's shard is crc32(slug) % SHARDS. At 1,000 apps a shard holds about 50
 #: (3 resources and 1 parameter each); test_hosting.py checks the worst shard stays in bounds.
@@ -62,11 +67,14 @@ def shard(slug: str) -> int:
 
 
 class Hosting(Construct):
-    """Every hosted app's Amplify resources, in nested stacks `Shard<n>`."""
+    """Every hosted app's Amplify resources, in nested stacks `Shard<n>`, each deployed after
+    `provisioned` (the custom resource that writes the client ids the shard reads). `values`
+    are the stage's shared ones; each app's client comes from its parameter."""
 
     def __init__(
-        self, scope: Construct, id: str, stage: Stage, apps: tuple[AppSpec, ...], values: StageValues
-    ) -> None:
+        self, scope: Construct, id: str, stage: Stage, apps: tuple[AppSpec, ...], values: StageValues,
+        provisioned: Construct,
+    ) -> None:  # fmt: skip
         super().__init__(scope, id)
         shards: dict[int, cdk.NestedStack] = {}
         for app in (a for a in apps if is_hosted(a)):
@@ -75,30 +83,24 @@ class Hosting(Construct):
                 shards[index] = cdk.NestedStack(
                     self, f"Shard{index}", description=f"Integreat {stage.name}: app frontends, shard {index}"
                 )
-            hosted_app(shards[index], stage, app, app.frontend, values)
+                shards[index].node.add_dependency(provisioned)
+            parameter = client_id_parameter(stage.platform, stage.name, app.slug)
+            client = ssm.StringParameter.value_for_string_parameter(shards[index], parameter)
+            hosted_app(shards[index], stage, app, app.frontend, values._replace(clients={app.slug: client}))
 
 
 class Frontends(Construct):
-    """What the platform stack adds for app frontends: each app's client id as an output, and
-    Amplify Hosting for the apps that declare a frontend. `provisioned` is the provisioner's
-    custom resource: it answers `Client.<slug>` with each app's client id."""
+    """What the platform stack adds for app frontends: Amplify Hosting for the apps that declare
+    one. Nothing per app in the root stack (CloudFormation takes 200 outputs a stack)."""
 
     def __init__(
         self, scope: Construct, id: str, stage: Stage, manifest: Manifest, users: Identity, bucket_name: str,
         api_url: str, provisioned: cdk.CustomResource,
     ) -> None:  # fmt: skip
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        clients = {slug: provisioned.get_att_string(f"Client.{slug}") for slug in manifest.slugs}
-        values = StageValues(
-            stage.name, stack.region, users.user_pool.user_pool_id, bucket_name, api_url, clients,
-            identity_pool_id=users.identity_pool.ref,
-        )  # fmt: skip
-        for slug, client in values.clients.items():
-            # In the stack itself: only top-level outputs reach cdk-outputs.json. The identity
-            # pool's 10 role mappings keep the stack far below CloudFormation's 200 outputs.
-            cdk.CfnOutput(stack, client_output_name(slug), value=client, description=f"{slug}'s app client")
-        Hosting(self, "Hosting", stage, manifest.apps, values)
+        region = cdk.Stack.of(self).region
+        values = StageValues(stage.name, region, users.user_pool.user_pool_id, bucket_name, api_url, {})
+        Hosting(self, "Hosting", stage, manifest.apps, values, provisioned)
 
 
 def is_hosted(app: AppSpec) -> bool:

@@ -1,12 +1,11 @@
-"""The one user pool and the identity pool.
+"""The one user pool.
 
 The pool's settings are `integreat/identity_pool.py`'s, which the local platform reads too.
 
 Per-app pieces (groups, app clients, app roles) are the provisioner's (DESIGN decision 7): adding
-an app needs no stack change. The identity pool's token-based role mapping names each app client,
-so the provisioner writes it as it creates the clients (`set_identity_pool_roles`, Type Token,
-AmbiguousRoleResolution Deny); the stack creates the pool and the role every mapping falls back
-to, which may do nothing.
+an app needs no stack change. There is no identity pool: it took one role mapping per app client
+(at most 10) and 50 app clients (issue 16); direct storage access is credentials the API vends
+instead (`POST /apps/{app}/storage/credentials`: AssumeRole of the app's role).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import NamedTuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from integreat.identity_pool import POOL, PasswordPolicy
@@ -25,8 +23,6 @@ from integreat.infra.stages import Stage
 
 class Identity(NamedTuple):
     user_pool: cognito.UserPool
-    identity_pool: cognito.CfnIdentityPool
-    fallback_role: iam.Role  # what an identity gets when no app role applies: no permissions
 
 
 def _password_policy(policy: PasswordPolicy) -> cognito.PasswordPolicy:
@@ -56,20 +52,4 @@ def identity(scope: Construct, stage: Stage) -> Identity:
         deletion_protection=stage.retain,
         removal_policy=removal(stage),
     )  # fmt: skip
-    identities = cognito.CfnIdentityPool(
-        scope, "Identities", identity_pool_name=f"{stage.prefix.replace('-', '_')}_identities",
-        allow_unauthenticated_identities=False, allow_classic_flow=False,
-    )  # fmt: skip
-    fallback = iam.Role(
-        scope, "NoAppRole",
-        description="Identity pool fallback: an identity no app role applies to gets no permissions",
-        assumed_by=iam.FederatedPrincipal(
-            "cognito-identity.amazonaws.com",
-            conditions={
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": identities.ref},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
-            },
-            assume_role_action="sts:AssumeRoleWithWebIdentity",
-        ),
-    )  # fmt: skip
-    return Identity(pool, identities, fallback)
+    return Identity(pool)

@@ -22,7 +22,18 @@ QUARANTINE = {"regex": "/^Resource::<Files[0-9A-F]+\\.Arn>\\/_quarantine\\/\\*$/
 APP_ROLES = {
     "regex": "/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role\\/[a-z][a-z0-9-]*\\/\\*$/g"
 }
-PROVISION_VERSIONS = {"regex": "/^Resource::<Provision\\.Arn>:\\*$/g"}
+#: This stage's app roles, which the API assumes to vend an app's storage credentials.
+STAGE_APP_ROLES = {
+    "regex": "/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role\\/[a-z][a-z0-9-]*\\/[a-z][a-z0-9-]*-app-\\*$/g"
+}
+CLIENT_ID_PARAMETERS = {
+    "regex": "/^Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter\\/[a-z][a-z0-9-]*\\/[a-z]+\\/apps\\/\\*$/g"
+}
+PROVISION_VERSIONS = {"regex": "/^Resource::<Provision(Complete)?\\.Arn>:\\*$/g"}
+FRAMEWORK_VERSIONS = {
+    "regex": "/^Resource::<Provisionerframework(isComplete|onTimeout)[0-9A-F]+\\.Arn>:\\*$/g"
+}
+BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 ANY_POOL = "Resource::arn:<AWS::Partition>:cognito-idp:<AWS::Region>:<AWS::AccountId>:userpool/*"
 
 
@@ -91,28 +102,58 @@ def suppress(stack: cdk.Stack) -> None:
 
     _on(
         stack,
+        f"{path}/ApiHandlerRole/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "AssumeRole and TagSession of this stage's app roles (role/<platform>/<platform>-<stage>-app-*):"
+        " the API vends an app's storage credentials with a session policy, after its own per-app"
+        " check; the provisioner creates one role per app at deploy, unknown to the template.",
+        [STAGE_APP_ROLES],
+    )
+    _on(
+        stack,
         f"{path}/ProvisionRole/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
-        "The app roles under the platform's IAM path (role/<platform>/*): the provisioner creates"
-        " one per manifest app at deploy, so their names are not known to the template; PassRole"
-        " of them is allowed to Cognito only.",
-        [APP_ROLES],
+        "The app roles under the platform's IAM path (role/<platform>/*), one per manifest app made at"
+        " deploy, and their client-id parameters (parameter/<platform>/<stage>/apps/*): names not"
+        " known to the template; PassRole of the roles is allowed to Cognito only.",
+        [APP_ROLES, CLIENT_ID_PARAMETERS],
     )
+    _provider(stack, f"{path}/Provisioner")
+
+
+def _provider(stack: cdk.Stack, path: str) -> None:
+    """CDK's Provider framework (custom_resources.Provider), as CDK writes it."""
+    for name in ("onEvent", "isComplete", "onTimeout"):
+        _on(
+            stack,
+            f"{path}/framework-{name}/ServiceRole/Resource",
+            "AwsSolutions-IAM4",
+            f"CDK's Provider framework function {name} (it relays CloudFormation's custom resource"
+            " events to the provisioner): AWSLambdaBasicExecutionRole lets it write its own logs.",
+            [BASIC_EXECUTION],
+        )
+        _on(
+            stack,
+            f"{path}/framework-{name}/ServiceRole/DefaultPolicy/Resource",
+            "AwsSolutions-IAM5",
+            f"Invoke of the provisioner's two functions' versions and aliases (<arn>:*) by framework-{name},"
+            " as the Provider framework grants it; no other function.",
+            [PROVISION_VERSIONS],
+        )
     _on(
         stack,
-        f"{path}/Provisioner/framework-onEvent/ServiceRole/Resource",
-        "AwsSolutions-IAM4",
-        "CDK's Provider framework function (it relays CloudFormation's custom resource events to the"
-        " provisioner): AWSLambdaBasicExecutionRole lets it write its own logs, nothing else.",
-        ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
-    )
-    _on(
-        stack,
-        f"{path}/Provisioner/framework-onEvent/ServiceRole/DefaultPolicy/Resource",
+        f"{path}/waiter-state-machine/Role/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
-        "Invoke of the provisioner function's versions and aliases (<arn>:*), as the Provider"
-        " framework grants it; no other function.",
-        [PROVISION_VERSIONS],
+        "The Provider's waiter invokes the framework's isComplete and onTimeout functions (<arn>:*);"
+        " its log delivery actions (logs:CreateLogDelivery and the like) take no resource ARN.",
+        [FRAMEWORK_VERSIONS, "Resource::*"],
+    )
+    _on(
+        stack,
+        f"{path}/waiter-state-machine/Resource",
+        "AwsSolutions-SF2",
+        "The waiter only calls isComplete until the provisioner is done; every execution event is"
+        " logged (level ALL) and the provisioner's own work is in its functions' logs.",
     )
 
 

@@ -1,92 +1,88 @@
-"""The provisioner as a custom resource (`chalicelib/provisioning/deploy.py`), and the identity
-pool's token-based role mapping that names the app clients it answers.
+"""The provisioner as a custom resource (`chalicelib/provisioning/deploy.py`), asynchronous.
 
-Its properties carry the manifest, so a manifest change is a resource update on the next deploy:
-the provisioner runs, adds what is new, and changes nothing else (it is idempotent).
+The manifest travels as an S3 asset: the properties name its bucket and content-hashed key,
+never its text (inline, it took the template past CloudFormation's 1 MB at about 480 apps; 1,000
+apps shaped like the shipped manifest are 846 KB), so a manifest change is a resource update on
+the next deploy and the provisioner adds what is new (it is idempotent).
+CDK's Provider calls `provision` (onEvent) once, then `provision_complete` (isComplete) every
+`QUERY_INTERVAL` until every app is applied, for at most `TOTAL_TIMEOUT`: CloudFormation waits
+for a custom resource at most an hour (ServiceTimeout 1 to 3600 s).
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html
 """
 
 from __future__ import annotations
 
-import hashlib
+from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from chalicelib.provisioning.deploy import progress_parameter
 from integreat.infra.api import Api
-from integreat.infra.data import Secrets, reference
+from integreat.infra.data import Secrets, reference, removal
 from integreat.infra.identity import Identity
-from integreat.infra.stages import Stage, StageError
+from integreat.infra.stages import Stage
 
-#: SetIdentityPoolRoles / the role attachment take at most 10 role mappings, one per app client.
-MAX_ROLE_MAPPINGS = 10
-
-
-def check_role_mappings(slugs: tuple[str, ...]) -> None:
-    """Refuse, at synthesis, a manifest the identity pool cannot map (CloudFormation would fail
-    mid-deploy instead)."""
-    if len(slugs) > MAX_ROLE_MAPPINGS:
-        raise StageError(
-            f"{len(slugs)} apps, but an identity pool maps at most {MAX_ROLE_MAPPINGS} app clients to their"
-            " roles (Cognito's limit on role mappings): the identity pool serves only direct S3 access,"
-            " which presigned URLs from the API already give every app; see docs/architecture.md"
-        )
+#: CloudFormation's ceiling, and CDK's for the Provider's waiter.
+TOTAL_TIMEOUT = cdk.Duration.hours(1)
+#: The pause between two isComplete calls; each call then works for its budget (about 10 min).
+QUERY_INTERVAL = cdk.Duration.seconds(10)
 
 
 def provisioning(
     scope: Construct, stage: Stage, app: Api, users: Identity, bucket_name: str, secrets: Secrets,
-    manifest_text: str, slugs: tuple[str, ...],
+    manifest_file: Path,
 ) -> cdk.CustomResource:  # fmt: skip
-    check_role_mappings(slugs)
-    role = app.roles["provision"]
-    _grant(role, stage, users)
+    manifest = s3_assets.Asset(scope, "Manifest", path=str(manifest_file))
+    _grant(app.roles["provision"], stage, users, manifest)
     operator_url = reference(secrets.operator_url)
-    app.chalice.add_environment_variable("INTEGREAT_DATABASE_URL", operator_url, "Provision")
-    provider = cr.Provider(scope, "Provisioner", on_event_handler=app.chalice.get_function("Provision"))
-    apps = cdk.CustomResource(
-        scope, "Apps", service_token=provider.service_token, resource_type="Custom::IntegreatApps",
-        properties={
-            "Manifest": manifest_text,
-            "ManifestSha256": hashlib.sha256(manifest_text.encode()).hexdigest(),
-            "Platform": stage.platform, "Stage": stage.name, "AccountId": cdk.Aws.ACCOUNT_ID,
-            "UserPoolId": users.user_pool.user_pool_id, "UserPoolProvider": users.user_pool.user_pool_provider_name,
-            "IdentityPoolId": users.identity_pool.ref, "Bucket": bucket_name,
-        },
-    )  # fmt: skip
-    cognito.CfnIdentityPoolRoleAttachment(
-        scope, "IdentityRoles", identity_pool_id=users.identity_pool.ref,
-        roles={"authenticated": users.fallback_role.role_arn},
-        # One mapping per app client: the role is the token's cognito:preferred_role (the app's
-        # role, set by pre token generation); a token that names none or several gets nothing.
-        role_mappings={
-            slug: cognito.CfnIdentityPoolRoleAttachment.RoleMappingProperty(
-                type="Token", ambiguous_role_resolution="Deny",
-                identity_provider=cdk.Fn.join(
-                    ":", [users.user_pool.user_pool_provider_name, apps.get_att_string(f"Client.{slug}")]
-                ),
-            )
-            for slug in slugs
-        },
-    )  # fmt: skip
-    return apps
-
-
-def _grant(role: iam.Role, stage: Stage, users: Identity) -> None:
-    app_roles = f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:role/{stage.platform}/*"
-    identity_pool = (
-        f"arn:{cdk.Aws.PARTITION}:cognito-identity:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
-        f":identitypool/{users.identity_pool.ref}"
+    for logical in ("Provision", "ProvisionComplete"):
+        app.chalice.add_environment_variable("INTEGREAT_DATABASE_URL", operator_url, logical)
+    waiter_logs = logs.LogGroup(
+        scope,
+        "ProvisionerWaiterLogs",
+        retention=logs.RetentionDays.THREE_MONTHS,
+        removal_policy=removal(stage),
     )
+    provider = cr.Provider(
+        scope, "Provisioner", on_event_handler=app.chalice.get_function("Provision"),
+        is_complete_handler=app.chalice.get_function("ProvisionComplete"),
+        query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT,
+        disable_waiter_state_machine_logging=False,
+        waiter_state_machine_log_options=cr.LogOptions(destination=waiter_logs, level=sfn.LogLevel.ALL),
+    )  # fmt: skip
+    return cdk.CustomResource(
+        scope, "Apps", service_token=provider.service_token, resource_type="Custom::IntegreatApps",
+        service_timeout=TOTAL_TIMEOUT,
+        properties={
+            "ManifestBucket": manifest.s3_bucket_name, "ManifestKey": manifest.s3_object_key,
+            "Platform": stage.platform, "Stage": stage.name, "AccountId": cdk.Aws.ACCOUNT_ID,
+            "UserPoolId": users.user_pool.user_pool_id, "Bucket": bucket_name,
+        },
+    )  # fmt: skip
+
+
+def _grant(role: iam.Role, stage: Stage, users: Identity, manifest: s3_assets.Asset) -> None:
+    app_roles = f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:role/{stage.platform}/*"
+    parameters = f"arn:{cdk.Aws.PARTITION}:ssm:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:parameter"
+    # SSM parameter ARNs drop the name's leading slash.
+    progress = f"{parameters}{progress_parameter(stage.platform, stage.name)}"
     for sid, actions, resources in (
         ("AppGroupsAndClients", ["cognito-idp:CreateGroup", "cognito-idp:GetGroup", "cognito-idp:UpdateGroup",
                                  "cognito-idp:CreateUserPoolClient", "cognito-idp:UpdateUserPoolClient",
-                                 "cognito-idp:ListUserPoolClients"], [users.user_pool.user_pool_arn]),
+                                 "cognito-idp:ListUserPoolClients", "cognito-idp:DescribeUserPoolClient"],
+         [users.user_pool.user_pool_arn]),
         ("AppRoles", ["iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
-                      "iam:PutRolePolicy"], [app_roles]),
-        ("AppClientsInTheIdentityPool", ["cognito-identity:DescribeIdentityPool",
-                                         "cognito-identity:UpdateIdentityPool"], [identity_pool]),
+                      "iam:PutRolePolicy", "iam:GetRolePolicy"], [app_roles]),
+        ("TheManifest", ["s3:GetObject"], [manifest.bucket.arn_for_objects(manifest.s3_object_key)]),
+        ("AppClientIds", ["ssm:GetParameters", "ssm:PutParameter"],
+         [f"{parameters}/{stage.platform}/{stage.name}/apps/*"]),
+        ("Progress", ["ssm:GetParameter", "ssm:PutParameter"], [progress]),
     ):  # fmt: skip
         role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
     # A group's role (its members' preferred role) is handed to Cognito: only the app roles, only there.

@@ -1,10 +1,13 @@
-"""One stack per stage: the data plane, the user and identity pools, the Chalice app with a
-role per function, the grants between them, and the outputs a plain `chalice deploy` needs."""
+"""One stack per stage: the data plane, the user pool, the Chalice app with a role per function,
+the grants between them, and the outputs a plain `chalice deploy` needs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from chalicelib.tenancy.manifest import Manifest
@@ -18,7 +21,9 @@ from integreat.infra.stages import Stage
 
 
 class PlatformStack(cdk.Stack):
-    def __init__(self, scope: Construct, stage: Stage, manifest: Manifest) -> None:
+    """`manifest_file`: the file `manifest` was read from, which the stack ships as an S3 asset."""
+
+    def __init__(self, scope: Construct, stage: Stage, manifest: Manifest, manifest_file: Path) -> None:
         env = cdk.Environment(account=stage.account, region=stage.region)
         # The construct id is the stage: the Chalice construct takes its stage name from it.
         super().__init__(scope, stage.name, stack_name=stage.prefix, env=env,
@@ -28,26 +33,16 @@ class PlatformStack(cdk.Stack):
         secrets = data.secrets(self, stage, manifest.integrations)
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
-        _grant(app, users, bucket, queues, secrets)
-        apps = provisioning(
-            self, stage, app, users, bucket.bucket_name, secrets, manifest_text(manifest), manifest.slugs
-        )
+        _grant(app, stage, users, bucket, queues, secrets)
+        apps = provisioning(self, stage, app, users, bucket.bucket_name, secrets, manifest_file)
         Frontends(self, "Frontends", stage, manifest, users, bucket.bucket_name, app.url, apps)
         _outputs(self, app, users, bucket.bucket_name, queues, secrets)
         suppress(self)
 
 
-def manifest_text(manifest: Manifest) -> str:
-    """The manifest file's text, as the provisioner will parse it again at deploy."""
-    from pathlib import Path
-
-    return Path(manifest.source).read_text()
-
-
-def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secrets: data.Secrets) -> None:
-    from aws_cdk import aws_s3 as s3
-
-    assert isinstance(bucket, s3.Bucket)
+def _grant(
+    app: Api, stage: Stage, users: Identity, bucket: s3.Bucket, queues: data.Queues, secrets: data.Secrets
+) -> None:
     roles = app.roles
     pool_arn = users.user_pool.user_pool_arn
     roles["api_handler"].add_to_policy(
@@ -69,6 +64,15 @@ def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secre
     # Presigned uploads and downloads are signed with the API's role: it needs what it signs.
     roles["api_handler"].add_to_policy(
         iam.PolicyStatement(sid="SignFileUrls", actions=["s3:PutObject", "s3:GetObject"], resources=[objects])
+    )
+    # Direct storage access: the API vends an app's credentials (POST /apps/{app}/storage/credentials,
+    # AssumeRole of the app's role with a session policy and tags); this stage's app roles only.
+    roles["api_handler"].add_to_policy(
+        iam.PolicyStatement(
+            sid="VendAppCredentials",
+            actions=["sts:AssumeRole", "sts:TagSession"],
+            resources=[app_roles(stage)],
+        )
     )
     queues.events.grant_send_messages(roles["api_handler"])
     for queue in queues:  # /admin/apps reads queue depths
@@ -99,14 +103,19 @@ def _grant(app: Api, users: Identity, bucket: object, queues: data.Queues, secre
     queues.events.grant_consume_messages(roles["on_cross_app_event"])
 
 
+def app_roles(stage: Stage) -> str:
+    """This stage's app roles: path `/<platform>/`, named `<platform>-<stage>-app-<slug>`
+    (chalicelib/identity/names.py `app_iam_role_name`)."""
+    return f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:role/{stage.platform}/{stage.prefix}-app-*"
+
+
 def _outputs(
     stack: cdk.Stack, app: Api, users: Identity, bucket_name: str, queues: data.Queues, secrets: data.Secrets
 ) -> None:
-    """Everything `.chalice/config.json` needs (`integreat stage-config` writes them there)."""
+    """Everything `.chalice/config.json` needs (`integreat stage-config` writes them there). Nothing
+    per app: the app clients are SSM parameters (CloudFormation takes 200 outputs a stack)."""
     values = {
         "UserPoolId": users.user_pool.user_pool_id,
-        "IdentityPoolId": users.identity_pool.ref,
-        "IdentityFallbackRoleArn": users.fallback_role.role_arn,
         "BucketName": bucket_name,
         "EventsQueueName": queues.events.queue_name,
         "StorageQueueName": queues.storage.queue_name,

@@ -15,7 +15,6 @@ from typing import Any
 #: Stack output -> the environment variable of the Chalice stage.
 OUTPUT_SETTINGS = {
     "UserPoolId": "INTEGREAT_USER_POOL_ID",
-    "IdentityPoolId": "INTEGREAT_IDENTITY_POOL_ID",
     "BucketName": "INTEGREAT_BUCKET",
     "EventsQueueName": "INTEGREAT_EVENTS_QUEUE",
     "StorageQueueName": "INTEGREAT_STORAGE_QUEUE",

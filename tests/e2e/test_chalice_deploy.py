@@ -50,7 +50,7 @@ FUNCTIONS = {
         name: f"{APP}-{STAGE}-{name}"
         for name in (
             "pre_sign_up", "post_confirmation", "pre_token_generation",
-            "on_storage_event", "on_cross_app_event", "provision",
+            "on_storage_event", "on_cross_app_event", "provision", "provision_complete",
         )
     },
 }  # fmt: skip
@@ -276,7 +276,8 @@ def _assert_functions(aws: Aws, deployed: dict[str, dict[str, Any]], role_arn: s
     assert configs["api_handler"]["Handler"] == "app.app"
     assert configs["provision"]["Handler"] == "chalicelib.provisioning.deploy.provision"  # a blueprint's
     # .chalice/config.json's per-function settings reached the functions
-    assert (configs["provision"]["Timeout"], configs["pre_sign_up"]["Timeout"]) == (600, 5)
+    assert (configs["provision"]["Timeout"], configs["provision_complete"]["Timeout"]) == (60, 900)
+    assert configs["pre_sign_up"]["Timeout"] == 5
     assert (configs["pre_sign_up"]["MemorySize"], configs["api_handler"]["MemorySize"]) == (256, 512)
 
 

@@ -1,6 +1,7 @@
 """Amplify Hosting per app (integreat/infra/hosting.py), on the synthesized stages and on a
 1,000-app synthesis: apps and branches in nested stacks, every stack within CloudFormation's
-limits, cdk-nag clean, and each app's client id an output `integreat outputs` reads."""
+limits, cdk-nag clean, and each app's client id read from the SSM parameter the provisioner
+writes, once the provisioner has run."""
 
 from __future__ import annotations
 
@@ -77,23 +78,29 @@ def test_the_build_environment_carries_the_apps_own_client(synthesized: dict[str
                 for v in app["Properties"]["EnvironmentVariables"]
                 if v["Name"] == "AMPLIFY_OUTPUTS"
             )
-            text = json.dumps(outputs)
-            # The client id arrives as a parameter of the nested stack, passed the provisioner's
-            # `Client.<slug>` attribute; no other app's client is referenced.
-            client_refs = {p for p in template["Parameters"] if "Client" + slug in p.replace(".", "")}
-            assert any(p in text for p in client_refs), (slug, sorted(template["Parameters"]))
-            others = [s for s in DEMO if s != slug]
-            assert not any(f"Client{o}" in p and p in text for o in others for p in template["Parameters"])
+            # The client id is a parameter of the shard that CloudFormation resolves from the
+            # app's SSM parameter when the shard deploys; no other app's client is referenced.
+            (client,) = [
+                name for name, p in template["Parameters"].items()
+                if p["Type"] == "AWS::SSM::Parameter::Value<String>"
+                and p["Default"] == f"/integreat/{stage}/apps/{slug}/client-id"
+            ]  # fmt: skip
+            assert {"Ref": client} in outputs["Fn::Join"][1]
+            others = [n for n, p in template["Parameters"].items() if "client-id" in str(p.get("Default"))]
+            assert not [n for n in others if n != client and n in json.dumps(outputs)]
+            # The API's URL arrives as a parameter too: RestAPI is the root stack's resource.
+            assert "${RestAPI}" not in json.dumps(outputs)
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_client_ids_are_outputs_and_nested_stacks_are_cdk_nag_clean(
+def test_no_output_per_app_and_every_shard_waits_for_the_provisioner(
     synthesized: dict[str, Any], stage: str
 ) -> None:
     root = synthesized[stage]
-    outputs = root.template["Outputs"]
-    assert {"AppClientChurch", "AppClientEvents", "AppClientStudents"} <= set(outputs)
-    assert all("Fn::GetAtt" in outputs[f"AppClient{s.capitalize()}"]["Value"] for s in DEMO)
+    assert not [name for name in root.template["Outputs"] if name.startswith("AppClient")]
+    shards = [r for r in root.template["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    assert shards
+    assert all("Apps" in r["DependsOn"] for r in shards)  # the client-id parameters exist by then
     assert [e for e in _nag_errors(root.stack) if "/Frontends/" in e] == []
 
 
@@ -120,14 +127,14 @@ def thousand(tmp_path_factory: pytest.TempPathFactory) -> cdk.Stack:
     out = tmp_path_factory.mktemp("cdk-1000")
     app = cdk.App(outdir=str(out))
     stack = cdk.Stack(app, "Thousand", env=cdk.Environment(region="eu-west-1"))
-    clients = cdk.CfnResource(
+    provisioned = cdk.CfnResource(
         stack, "Apps", type="Custom::IntegreatApps", properties={"ServiceToken": "arn:x"}
     )
     values = StageValues(
-        "prod", stack.region, "eu-west-1_Pool", "integreat-prod-files", "https://api.example/api/",
-        {slug: clients.get_att(f"Client.{slug}").to_string() for slug in manifest.slugs},
-    )  # fmt: skip
-    Hosting(stack, "Hosting", load_stage("prod", PROJECT / "integreat.toml"), manifest.apps, values)
+        "prod", stack.region, "eu-west-1_Pool", "integreat-prod-files", "https://api.example/api/", {}
+    )
+    stage = load_stage("prod", PROJECT / "integreat.toml")
+    Hosting(stack, "Hosting", stage, manifest.apps, values, provisioned)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     app.synth()
     return stack

@@ -12,7 +12,7 @@ from tests.infra.conftest import PROJECT
 
 OUTPUTS = {
     "integreat-dev": {
-        "UserPoolId": "eu-west-1_AbCdEf123", "IdentityPoolId": "eu-west-1:1111-2222",
+        "UserPoolId": "eu-west-1_AbCdEf123",
         "BucketName": "integreat-dev-files-123456789012", "EventsQueueName": "integreat-dev-events",
         "StorageQueueName": "integreat-dev-storage-events", "ApiRoleId": "AROAEXAMPLEAPI000001",
         "RuntimeDatabaseSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
@@ -42,6 +42,7 @@ def test_outputs_land_in_the_stage_and_nothing_else_changes(tmp_path: Path) -> N
     assert env["INTEGREAT_API_ROLE_ID"] == "AROAEXAMPLEAPI000001"
     assert env["INTEGREAT_STAGE"] == "dev"  # kept
     assert "INTEGREAT_RUNTIME_DATABASE_URL" not in env  # a secret: never written into the file
+    assert "INTEGREAT_IDENTITY_POOL_ID" not in env  # the stack has no identity pool (issue 16)
     assert after["stages"]["prod"] == before["stages"]["prod"]
     assert after["lambda_functions"] == before["lambda_functions"]
     assert "ReportBatchItemFailures" in done.stdout  # the step Chalice cannot do, spelled out
@@ -62,14 +63,3 @@ def test_missing_outputs_are_named_and_nothing_is_written(tmp_path: Path) -> Non
         assert config.read_text() == before
     bad_stage = run_integreat("stage-config", "--stage", "staging", "--outputs-file", str(written))
     assert bad_stage.returncode == 2
-
-
-def test_more_apps_than_the_identity_pool_can_map_are_refused_at_synthesis() -> None:
-    import pytest
-
-    from integreat.infra.provisioning import MAX_ROLE_MAPPINGS, check_role_mappings
-    from integreat.infra.stages import StageError
-
-    check_role_mappings(tuple(f"app{i}" for i in range(MAX_ROLE_MAPPINGS)))
-    with pytest.raises(StageError, match="at most 10 app clients"):
-        check_role_mappings(tuple(f"app{i}" for i in range(MAX_ROLE_MAPPINGS + 1)))

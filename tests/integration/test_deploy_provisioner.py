@@ -1,5 +1,6 @@
-"""The provisioner as the stack's custom resource, on moto and real Postgres: a Create provisions
-the manifest's apps and registers their clients in the identity pool; running it again changes
+"""The provisioner as the stack's custom resource, on moto and real Postgres: onEvent reads the
+manifest from its S3 asset and answers at once; isComplete provisions the apps, writes each app's
+client id to SSM and completes with nothing per app in its answer; running it again changes
 nothing; Delete drops nothing."""
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import client as aws_client
-from chalicelib.provisioning.deploy import provision
+from chalicelib.provisioning.deploy import DeployError, client_id_parameter, provision, provision_complete
 from chalicelib.settings import get_settings
 from tests.conftest import IdentityPlatform, load_event
 
 PLATFORM = '[platform]\nname = "integreat"\nregion = "eu-west-1"\n'
+
+
+class Context:
+    """The Lambda context's one method the provisioner reads: a fresh 900 s call."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
 
 
 @pytest.fixture
@@ -30,54 +38,57 @@ def deploy_env(identity: IdentityPlatform, monkeypatch: pytest.MonkeyPatch) -> I
     get_settings.cache_clear()
 
 
-def _event(identity: IdentityPlatform, slug: str, request: str = "Create") -> dict[str, Any]:
+def _event(identity: IdentityPlatform, slug: str, manifest: str | None = None) -> dict[str, Any]:
+    """A Create request whose manifest is an asset in a bucket, as `cdk deploy` uploads it."""
     settings = identity.settings
-    cognito = aws_client("cognito-idp", settings)
-    pool = cognito.create_user_pool(PoolName=f"cfn-{slug}")["UserPool"]["Id"]
-    identities = aws_client("cognito-identity", settings).create_identity_pool(
-        IdentityPoolName=f"cfn_{slug}", AllowUnauthenticatedIdentities=False
-    )["IdentityPoolId"]
-    manifest = f'{PLATFORM}[apps.{slug}]\nname = "Deployed {slug}"\nenrollment = "open"\n'
+    pool = aws_client("cognito-idp", settings).create_user_pool(PoolName=f"cfn-{slug}")["UserPool"]["Id"]
+    text = manifest or f'{PLATFORM}[apps.{slug}]\nname = "Deployed {slug}"\nenrollment = "open"\n'
+    bucket, key = f"cdk-assets-{slug.replace('_', '-')}", hashlib.sha256(text.encode()).hexdigest() + ".toml"
+    s3 = aws_client("s3", settings)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
     event = load_event("cloudformation_custom_resource_create")
-    event["RequestType"] = request
-    event["ResourceProperties"] |= {
-        "Manifest": manifest, "ManifestSha256": hashlib.sha256(manifest.encode()).hexdigest(),
-        "Stage": f"cfn{slug[-4:]}", "UserPoolId": pool, "IdentityPoolId": identities,
-        "UserPoolProvider": f"cognito-idp.eu-west-1.amazonaws.com/{pool}",
-    }  # fmt: skip
+    props = event["ResourceProperties"]
+    for gone in ("Manifest", "ManifestSha256", "IdentityPoolId", "UserPoolProvider"):  # before issue 16
+        props.pop(gone, None)
+    props |= {"ManifestBucket": bucket, "ManifestKey": key, "Stage": f"cfn{slug[-4:]}", "UserPoolId": pool}
     return event
 
 
-def test_create_provisions_the_apps_and_registers_their_clients(
+def test_create_provisions_the_apps_and_publishes_their_clients(
     identity: IdentityPlatform, deploy_env: None
 ) -> None:
     slug = f"cfn_{secrets.token_hex(3)}"
     event = _event(identity, slug)
-    answer = provision(event, None)
     props = event["ResourceProperties"]
-    client = answer["Data"][f"Client.{slug}"]
-    assert answer["PhysicalResourceId"] == f"integreat-{props['Stage']}-apps"
+    started = provision(event, None)
+    assert started == {"PhysicalResourceId": f"integreat-{props['Stage']}-apps"}  # at once, nothing done
+    done = provision_complete(event | started, Context())
+    assert done == {"IsComplete": True, "Data": {"Apps": "1"}}  # nothing per app
     conn = identity.platform.connect()
     with conn, conn.cursor() as cur:
         cur.execute("SELECT status FROM integreat.apps WHERE slug = %s", (slug,))
         assert cur.fetchone() == ("active",)
     conn.close()
-    pool = aws_client("cognito-identity", identity.settings).describe_identity_pool(
-        IdentityPoolId=props["IdentityPoolId"]
-    )
-    assert pool["CognitoIdentityProviders"] == [
-        {"ProviderName": props["UserPoolProvider"], "ClientId": client, "ServerSideTokenCheck": True}
-    ]
-    assert provision(event | {"RequestType": "Update"}, None)["Data"] == answer["Data"]  # idempotent
+    name = client_id_parameter("integreat", props["Stage"], slug)
+    client = aws_client("ssm", identity.settings).get_parameter(Name=name)["Parameter"]["Value"]
+    clients = aws_client("cognito-idp", identity.settings).list_user_pool_clients(
+        UserPoolId=props["UserPoolId"], MaxResults=60
+    )["UserPoolClients"]
+    assert [c["ClientId"] for c in clients if c["ClientName"] == f"integreat-{slug}"] == [client]
+    again = event | started | {"RequestType": "Update", "RequestId": "another-request"}
+    assert provision_complete(again, Context()) == done  # idempotent
+    assert aws_client("ssm", identity.settings).get_parameter(Name=name)["Parameter"]["Version"] == 1
 
 
 def test_delete_drops_nothing(identity: IdentityPlatform, deploy_env: None) -> None:
     slug = f"cfn_{secrets.token_hex(3)}"
-    created = provision(_event(identity, slug), None)
-    deleted = provision(
-        _event(identity, slug, "Delete") | {"PhysicalResourceId": created["PhysicalResourceId"]}, None
-    )
-    assert deleted == {"PhysicalResourceId": created["PhysicalResourceId"]}
+    event = _event(identity, slug)
+    created = provision(event, None)
+    provision_complete(event | created, Context())
+    delete = event | {"RequestType": "Delete", "PhysicalResourceId": created["PhysicalResourceId"]}
+    assert provision(delete, None) == created
+    assert provision_complete(delete, Context()) == {"IsComplete": True}
     conn = identity.platform.connect()
     with conn, conn.cursor() as cur:
         cur.execute("SELECT status FROM integreat.apps WHERE slug = %s", (slug,))
@@ -85,12 +96,9 @@ def test_delete_drops_nothing(identity: IdentityPlatform, deploy_env: None) -> N
     conn.close()
 
 
-def test_a_bad_manifest_fails_the_deploy_with_its_reason(
+def test_a_bad_manifest_fails_the_deploy_with_its_reason_before_any_work(
     identity: IdentityPlatform, deploy_env: None
 ) -> None:
-    from chalicelib.tenancy.manifest import ManifestError
-
-    event = _event(identity, f"cfn_{secrets.token_hex(3)}")
-    event["ResourceProperties"]["Manifest"] = PLATFORM + '[apps.Bad]\nname = "x"\n'
-    with pytest.raises(ManifestError, match=r"apps\.Bad"):
+    event = _event(identity, f"cfn_{secrets.token_hex(3)}", PLATFORM + '[apps.Bad]\nname = "x"\n')
+    with pytest.raises(DeployError, match=r"apps\.Bad"):
         provision(event, None)
