@@ -12,6 +12,7 @@ from chalicelib.gateway.files import files
 from chalicelib.gateway.health import health
 from chalicelib.gateway.integrations import integrations
 from chalicelib.gateway.members import members
+from chalicelib.gateway.storage_credentials import storage_credentials
 from chalicelib.identity.triggers import triggers
 from chalicelib.messaging.handlers import cross_app_events
 from chalicelib.provisioning.deploy import provisioner
@@ -23,6 +24,7 @@ app.register_blueprint(health)
 app.register_blueprint(members)
 app.register_blueprint(admin)
 app.register_blueprint(files)
+app.register_blueprint(storage_credentials)
 app.register_blueprint(events)
 app.register_blueprint(datasets)
 app.register_blueprint(integrations)

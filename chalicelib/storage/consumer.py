@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import audit
 from chalicelib.batching import Retries, StagingBatchProcessor
 from chalicelib.observability import QUARANTINES, count, logger
+from chalicelib.storage.credentials import SUB
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
 from chalicelib.storage.index import FileRow, write_rows
 from chalicelib.storage.objects import ObjectHead, ObjectStore
@@ -64,6 +65,7 @@ class IndexingProcessor(StagingBatchProcessor):
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
         self._storage = {a.slug: STORAGE.of(a) for a in apps}
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
+        self._roles = {a.slug: a.roles for a in apps}
 
     def handle(self, record: SQSRecord) -> None:
         try:
@@ -129,11 +131,18 @@ class IndexingProcessor(StagingBatchProcessor):
                          is_admin=meta.get("admin") == "true")  # fmt: skip
         if event.principal not in self._principals:
             app = self._role_apps.get(_role_id(event.principal or ""))
-            # An app's own IAM role (its backend, or its users through the identity pool): the
-            # app, at member level; never an owner or a role holder, which only the API vouches for.
-            self._principals[event.principal] = (
-                Actor(app=app, user_id=None, roles=("member",)) if app else None
-            )
+            user = _vended_user(event.principal or "", app) if app else None
+            if app and user:
+                # A session the API vended to this user (storage/credentials.py): its policy,
+                # compiled from these very rules, let the write through only where the user may
+                # write; the consumer attributes the file and still checks type, size, place.
+                # Only the API's role may name a session `<sub>@<slug>` (the app role's trust).
+                self._principals[event.principal] = Actor(app=app, user_id=user, roles=self._roles[app])
+            else:
+                # The app's own backend: the app at member level, never an owner or a role holder.
+                self._principals[event.principal] = (
+                    Actor(app=app, user_id=None, roles=("member",)) if app else None
+                )
         return self._principals[event.principal]
 
     def _quarantine(self, event: StorageEvent, app: str | None, reason: str) -> None:
@@ -184,6 +193,14 @@ def _row(event: StorageEvent, content_type: str | None, uploader: str | None, *,
     return FileRow(
         event.key, event.size, event.etag, content_type, uploader, event.sequencer, event.time, deleted
     )
+
+
+def _vended_user(principal: str, app: str) -> str | None:
+    """The user of a session named `<sub>@<slug>` of `app`'s role (the slug may be cut to fit
+    STS's 64 characters), else None. S3 names a role session `AWS:<role id>:<session name>`."""
+    session = principal.split(":", 2)[2] if principal.count(":") >= 2 else ""
+    user, at, slug = session.partition("@")
+    return user if at and slug and app.startswith(slug) and SUB.fullmatch(user) else None
 
 
 def _role_id(principal: str) -> str:

@@ -7,6 +7,9 @@ upload form was stored. Every request to the platform's AWS port comes here: non
 authenticated (s3_auth), authorized by the app role's IAM policy (s3_access), upload forms are
 checked against their policy (s3_post), and after a successful change the front sends the
 bucket's event notification itself, naming who made it (s3_events). Refusals are S3's XML errors.
+STS AssumeRole is answered here too (moto's enforces nothing and its credentials are unknown to
+the front): the API's storage credentials are role sessions whose session policy the front then
+enforces with the role's (issue 16).
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from chalicelib.observability import logger
-from integreat.local.s3_access import PolicySource, accesses, authorize
+from integreat.local import s3_access as sts  # the local STS's AssumeRole lives with IAM's decisions
+from integreat.local.s3_access import PolicySource, RoleLookup, accesses, authorize
 from integreat.local.s3_auth import (
+    SESSION_TOKEN_PREFIX,
     Incoming,
     Keyring,
     Principal,
     query_pairs,
     verify_post_signature,
     verify_request,
+    verify_signed,
 )
 from integreat.local.s3_cors import BucketCors, moto_rules
 from integreat.local.s3_errors import S3Error
@@ -67,6 +73,9 @@ class AwsFront:
     front = AwsFront(moto_url, port=4566, keyring=keyring, policies=MotoRolePolicies(iam),
                      notifications=Notifications(sqs, region), s3=boto3_s3_at_moto)
     url = front.start(); ...; front.stop()
+
+    With `roles` (ARN -> unique id) and a keyring with sessions, the front answers STS AssumeRole;
+    without, AssumeRole goes to moto, whose credentials the front does not admit.
     """
 
     def __init__(
@@ -80,12 +89,14 @@ class AwsFront:
         region: str = "eu-west-1",
         host: str = "127.0.0.1",
         port: int = 0,
+        roles: RoleLookup | None = None,
     ) -> None:
         if host not in LOOPBACK:
             raise AwsFrontError(f"the local AWS front listens on loopback only, not {host}")
         self._upstream = urlsplit(upstream)
         self._address = (host, port)
         self._keyring, self._policies, self._notifications = keyring, policies, notifications
+        self._roles = roles
         self._s3 = s3  # moto's S3, behind the front: heads of written objects
         self._cors = BucketCors(moto_rules(s3))  # the bucket's CORS rules, answered as S3 does
         self.region = region
@@ -99,6 +110,12 @@ class AwsFront:
 
     def handle(self, exchange: Exchange) -> Reply:
         if not is_s3(exchange):
+            if self._roles is not None and _sts_action(exchange) == "AssumeRole":
+                return self._assume_role(exchange)
+            if _session_token(exchange) and _signed_service(exchange) != "sts":
+                # The API's storage credentials: their session policy allows S3 actions only, so
+                # in AWS every other service refuses them; moto would accept them.
+                return _sts_error(S3Error(403, "AccessDenied", "the session policy allows S3 only"))
             return self.forward(exchange)
         bucket = exchange.path.partition("?")[0].lstrip("/").partition("/")[0]
         if exchange.method == "OPTIONS" and exchange.headers.get("origin"):
@@ -153,7 +170,7 @@ class AwsFront:
         query = dict(query_pairs(raw_query))
         if principal.role_id is not None:
             wanted = accesses(exchange.method, bucket, key, query, exchange.headers, exchange.body)
-            authorize(self._policies(principal.role_id), wanted)
+            authorize(self._policies(principal.role_id), wanted, principal.session_policy)
         if bucket and not key and "notification" in query and exchange.method in ("GET", "PUT"):
             return self._notification_configuration(exchange, bucket)
         reply = self.forward(exchange)
@@ -169,11 +186,27 @@ class AwsFront:
         principal = verify_post_signature(form.fields, self._keyring, self.region)
         check_policy(form, bucket)
         if principal.role_id is not None:
-            authorize(self._policies(principal.role_id), [_put(bucket, form.key)])
+            authorize(self._policies(principal.role_id), [_put(bucket, form.key)], principal.session_policy)
         reply = self.forward(exchange)
         if 200 <= reply.status < 300:
             self._emit("ObjectCreated:Post", bucket, form.key, principal, exchange.client_ip)
         return reply
+
+    def _assume_role(self, exchange: Exchange) -> Reply:
+        path, _, raw_query = exchange.path.partition("?")
+        try:
+            caller = verify_signed(Incoming(exchange.method, path, raw_query, exchange.headers, exchange.body),
+                                   self._keyring, self.region, "sts")  # fmt: skip
+            params = _sts_params(exchange)
+            assert self._roles is not None, "handle() routes AssumeRole here only with roles"
+            session, arn = sts.assume_role(params, caller, self._roles, self._keyring.sessions)
+        except S3Error as refusal:
+            return _sts_error(refusal)
+        return Reply(
+            200,
+            [("Content-Type", "text/xml")],
+            sts.sts_document("AssumeRoleResponse", sts.assumed(session, arn)),
+        )
 
     def _notification_configuration(self, exchange: Exchange, bucket: str) -> Reply:
         if exchange.method == "PUT":
@@ -188,6 +221,27 @@ class AwsFront:
             change = change._replace(size=int(head["ContentLength"]), etag=str(head["ETag"]).strip('"'),
                                      version_id=head.get("VersionId"))  # fmt: skip
         self._notifications.emit(change)
+
+
+def _sts_params(exchange: Exchange) -> dict[str, str]:
+    return sts.sts_params(
+        str(exchange.headers.get("content-type") or ""), exchange.body, exchange.path.partition("?")[2]
+    )
+
+
+def _sts_action(exchange: Exchange) -> str | None:
+    try:
+        return _sts_params(exchange).get("Action")
+    except S3Error:
+        return None
+
+
+def _sts_error(refusal: S3Error) -> Reply:
+    return Reply(
+        refusal.status,
+        [("Content-Type", "text/xml")],
+        sts.sts_document("ErrorResponse", sts.sts_error(refusal)),
+    )
 
 
 def _put(bucket: str, key: str) -> Any:
@@ -245,6 +299,18 @@ def is_s3(exchange: Exchange) -> bool:
     return not (form and b"Action=" in exchange.body)
 
 
+def _session_token(exchange: Exchange) -> bool:
+    token = exchange.headers.get("x-amz-security-token") or dict(
+        query_pairs(exchange.path.partition("?")[2])
+    ).get("X-Amz-Security-Token")
+    return str(token or "").startswith(SESSION_TOKEN_PREFIX)
+
+
+def _signed_service(exchange: Exchange) -> str:
+    credential = _CREDENTIAL.search(str(exchange.headers.get("authorization") or exchange.path))
+    return _service(credential[1]) if credential else ""
+
+
 def _service(credential: str) -> str:
     parts = credential.split("/")
     return parts[3].lower() if len(parts) == 5 else ""
@@ -297,6 +363,7 @@ def local_front(
 
     from chalicelib.identity.service_keys import ServiceKeys
     from integreat.local.s3_access import MotoRolePolicies
+    from integreat.local.s3_auth import SessionKeys
 
     access_key, secret = next(iter(platform_keys.items()))
 
@@ -304,12 +371,16 @@ def local_front(
         return boto3.client(service, endpoint_url=moto_url, region_name=region,
                             aws_access_key_id=access_key, aws_secret_access_key=secret)  # fmt: skip
 
+    policies = MotoRolePolicies(at_moto("iam"))
     return AwsFront(
         moto_url,
-        keyring=Keyring(platform_keys, platform_principal, ServiceKeys(service_key)),
-        policies=MotoRolePolicies(at_moto("iam")),
+        keyring=Keyring(
+            platform_keys, platform_principal, ServiceKeys(service_key), SessionKeys(service_key)
+        ),
+        policies=policies,
         notifications=Notifications(at_moto("sqs"), region),
         s3=at_moto("s3"),
         region=region,
         port=port,
+        roles=policies.role_id,
     )

@@ -14,7 +14,14 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-SUPPORTED_OPERATORS = {"StringLike", "StringEquals", "ArnEquals", "ArnLike"}
+SUPPORTED_OPERATORS = {
+    "StringLike",
+    "StringEquals",
+    "ArnEquals",
+    "ArnLike",
+    "ArnNotEquals",
+    "StringNotEquals",
+}
 
 
 def _listed(value: Any) -> list[str]:
@@ -30,12 +37,16 @@ def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -
     for operator, tests in condition.items():
         if operator not in SUPPORTED_OPERATORS:
             raise ValueError(f"condition operator {operator} not supported by this evaluator")
+        negated = "Not" in operator  # IAM: a Not operator holds when the key is absent, too
         for key, expected in tests.items():
             actual = context.get(key)
             if actual is None:
+                if negated:
+                    continue
                 return False
             like = operator.endswith("Like")
-            if not any((_wild(e, actual) if like else e == actual) for e in _listed(expected)):
+            found = any((_wild(e, actual) if like else e == actual) for e in _listed(expected))
+            if found == negated:
                 return False
     return True
 

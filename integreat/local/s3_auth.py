@@ -2,7 +2,9 @@
 
 moto accepts any signature; the local S3 front verifies each request against the credentials the
 local platform knows (`Keyring`): its own key (the API, the storage worker and the CLI; in AWS
-the API's role) and the service credentials it issues to app backends (their app's role). S3's
+the API's role), the service credentials it issues to app backends (their app's role) and the
+role sessions its STS AssumeRole issues (`SessionKeys`: the API's storage credentials, each
+carrying its session policy). S3's
 canonical request differs from other services' in two ways (AWS SigV4 reference, "Create a
 canonical request"): the path is used as sent, encoded once, and the payload hash is the
 `x-amz-content-sha256` header (presigned URLs: UNSIGNED-PAYLOAD).
@@ -13,11 +15,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
-from collections.abc import Mapping
+import secrets
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from chalicelib.identity.service_keys import ServiceKeys
@@ -36,10 +41,12 @@ _AUTH = re.compile(
 
 
 class Principal(NamedTuple):
-    """Who signed: `principal_id` as S3 events name it; `role_id` when IAM must decide."""
+    """Who signed: `principal_id` as S3 events name it; `role_id` when IAM must decide; for a role
+    session started with a session policy, that policy (IAM allows only what both allow)."""
 
     principal_id: str  # "AWS:AIDA..." (the platform's key), "AWS:AROA...:session" (an app's role)
     role_id: str | None  # None: the platform's own key (the API's role: the whole bucket)
+    session_policy: dict[str, Any] | None = None
 
 
 class Incoming(NamedTuple):
@@ -67,15 +74,84 @@ class Scope(NamedTuple):
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
+#: Service credentials' tokens have one dot and no prefix: neither kind opens as the other.
+SESSION_TOKEN_PREFIX = "sts."  # noqa: S105 (a marker, not a secret)
+
+
+class Session(NamedTuple):
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires_at: int  # epoch seconds
+    role_id: str
+    name: str  # the RoleSessionName
+    policy: dict[str, Any] | None  # the session policy, None when AssumeRole passed none
+
+
+class SessionKeys:
+    """The local STS's role sessions, stateless as ServiceKeys' credentials: the token carries the
+    role's unique id, the session name, the expiry and the session policy under the platform's
+    MAC (other purposes than ServiceKeys', under the same key), and the secret is derived from it.
+    As in AWS, the session policy travels inside the session token."""
+
+    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
+        if len(key) < 32:
+            raise ValueError("the session key must be at least 32 bytes")
+        self._key, self._clock = key, clock
+
+    def issue(self, role_id: str, name: str, policy: dict[str, Any] | None, seconds: int) -> Session:
+        key_id = "ASIA" + base64.b32encode(secrets.token_bytes(10)).decode()
+        expires = int(self._clock()) + seconds
+        claims = {"k": key_id, "r": role_id, "n": name, "e": expires, "p": policy}
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        token = f"{SESSION_TOKEN_PREFIX}{payload}.{_b64(self._mac(b'sts-token', payload))}"
+        return Session(key_id, self._secret(payload), token, expires, role_id, name, policy)
+
+    def open(self, access_key_id: str, token: str) -> Session:
+        """The session of credentials this platform's STS issued, or SignatureError."""
+        payload, _, mac = token.removeprefix(SESSION_TOKEN_PREFIX).partition(".")
+        try:
+            genuine = hmac.compare_digest(_unb64(mac), self._mac(b"sts-token", payload))
+            claims = json.loads(_unb64(payload)) if genuine else None
+        except (ValueError, UnicodeDecodeError):
+            claims = None
+        if not isinstance(claims, dict) or claims.get("k") != access_key_id:
+            raise SignatureError("the security token was not issued by this platform for this access key")
+        if not isinstance(claims.get("e"), int) or claims["e"] < self._clock():
+            raise SignatureError("the session has expired; ask for new credentials")
+        return Session(access_key_id, self._secret(payload), token, claims["e"], str(claims["r"]),
+                       str(claims["n"]), claims.get("p"))  # fmt: skip
+
+    def _mac(self, purpose: bytes, payload: str) -> bytes:
+        return hmac.new(self._key, purpose + b"\0" + payload.encode(), hashlib.sha256).digest()
+
+    def _secret(self, payload: str) -> str:
+        return _b64(self._mac(b"sts-secret", payload))[:40]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 class Keyring:
-    """The credentials of the local platform: its own keys and the service credentials it issued."""
+    """The credentials of the local platform: its own keys, the service credentials it issued and
+    (with `sessions`) the role sessions its STS issued."""
 
     def __init__(
-        self, platform_keys: Mapping[str, str], platform_principal: str, services: ServiceKeys
+        self,
+        platform_keys: Mapping[str, str],
+        platform_principal: str,
+        services: ServiceKeys,
+        sessions: SessionKeys | None = None,
     ) -> None:
         self._platform = dict(platform_keys)
         self._principal = platform_principal
         self._services = services
+        self.sessions = sessions
 
     def open(self, access_key: str, token: str | None) -> tuple[str, Principal]:
         """(secret key, principal) of `access_key`, or S3Error as S3 answers unknown credentials."""
@@ -84,6 +160,12 @@ class Keyring:
         if not access_key.startswith("ASIA") or not token:
             raise unknown_key(access_key)
         try:
+            if token.startswith(SESSION_TOKEN_PREFIX) and self.sessions is not None:
+                session = self.sessions.open(access_key, token)
+                principal = Principal(
+                    f"AWS:{session.role_id}:{session.name}", session.role_id, session.policy
+                )
+                return session.secret_access_key, principal
             role_id, secret = self._services.open(access_key, token)
         except SignatureError as exc:
             expired = "expired" in exc.reason
@@ -131,6 +213,20 @@ def _verify_header(request: Incoming, keyring: Keyring, region: str, now: dateti
         raise S3Error(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")  # fmt: skip
     signed = match["signed"].split(";")
     canonical = _canonical(request, query_pairs(request.query), signed, payload)
+    return _check_signature(scope, stamp, canonical, match["signature"], keyring, request.headers.get("x-amz-security-token"))  # fmt: skip
+
+
+def verify_signed(request: Incoming, keyring: Keyring, region: str, service: str, now: datetime | None = None) -> Principal:  # fmt: skip
+    """The principal of a header-signed request to another service (the local STS): the canonical
+    request of every service but S3, whose payload hash is computed, never read from a header."""
+    match = _AUTH.fullmatch(str(request.headers.get("authorization") or "").strip())
+    if match is None:
+        raise S3Error(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+    scope = _scope(match["credential"], region, service)
+    stamp = str(request.headers.get("x-amz-date") or "")
+    _check_time(stamp, scope, now or datetime.now(UTC))
+    payload = hashlib.sha256(request.body).hexdigest()
+    canonical = _canonical(request, query_pairs(request.query), match["signed"].split(";"), payload)
     return _check_signature(scope, stamp, canonical, match["signature"], keyring, request.headers.get("x-amz-security-token"))  # fmt: skip
 
 
@@ -224,11 +320,11 @@ def _check_signature(
     return principal
 
 
-def _scope(credential: str, region: str) -> Scope:
+def _scope(credential: str, region: str, service: str = "s3") -> Scope:
     scope = Scope.parse(credential)
-    if scope.service != "s3" or scope.region != region:
+    if scope.service != service or scope.region != region:
         raise S3Error(
-            400, "AuthorizationHeaderMalformed", f"the credential scope must be {region}/s3, not {scope.region}/{scope.service}"
+            400, "AuthorizationHeaderMalformed", f"the credential scope must be {region}/{service}, not {scope.region}/{scope.service}"
         )  # fmt: skip
     return scope
 
