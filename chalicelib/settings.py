@@ -20,6 +20,8 @@ STAGE = "INTEGREAT_STAGE"
 DATABASE_URL = "INTEGREAT_DATABASE_URL"  # operator/provisioning URL (a role that may CREATE ROLE)
 DATABASE_URL_FALLBACK = "DATABASE_URL"  # the conventional name, accepted when ours is unset
 RUNTIME_DATABASE_URL = "INTEGREAT_RUNTIME_DATABASE_URL"  # Lambda: logs in as integreat_runtime
+#: The runtime URL of a cell other than home (issue 16): INTEGREAT_CELL_EU2_RUNTIME_URL for `eu2`.
+CELL_RUNTIME_URL_PREFIX, CELL_RUNTIME_URL_SUFFIX = "INTEGREAT_CELL_", "_RUNTIME_URL"
 REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
 REGISTRY_MAX_STALE_SECONDS = "INTEGREAT_REGISTRY_MAX_STALE_SECONDS"
 DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
@@ -131,6 +133,26 @@ def _text(raw: str) -> str:
     return raw
 
 
+CellUrls = tuple[tuple[str, str], ...]  # (cell name, runtime URL), sorted: hashable like every value
+
+
+class CellUrlsSetting(Setting[CellUrls]):
+    """One variable per cell, `INTEGREAT_CELL_<NAME>_RUNTIME_URL`: the cell's name (lowercase)
+    and the URL the runtime logs in with there. A family of variables rather than one list, so a
+    stage adds a cell by adding one secret-backed variable (`.chalice/config.json`, the stack)."""
+
+    __slots__ = ()
+
+    def read(self, env: Mapping[str, str]) -> CellUrls:
+        found = []
+        for name, raw in env.items():
+            if name.startswith(CELL_RUNTIME_URL_PREFIX) and name.endswith(CELL_RUNTIME_URL_SUFFIX) and raw:
+                cell = name[len(CELL_RUNTIME_URL_PREFIX) : -len(CELL_RUNTIME_URL_SUFFIX)].lower()
+                if cell:
+                    found.append((cell, raw))
+        return tuple(sorted(found))
+
+
 _text.__name__ = "string"
 
 
@@ -156,6 +178,12 @@ class Settings:
         RUNTIME_DATABASE_URL, None, _text,
         "what Lambda uses: logs in as `integreat_runtime` (`integreat db url --runtime`)",
         secret=True, shown="required at run time",
+    )  # fmt: skip
+    cell_runtime_urls: Setting[CellUrls] = CellUrlsSetting(
+        f"{CELL_RUNTIME_URL_PREFIX}<NAME>{CELL_RUNTIME_URL_SUFFIX}", (), lambda raw: (),
+        "the runtime URL of each cell but home (`[cells.<name>]` in the manifest; the home cell's is "
+        f"`{RUNTIME_DATABASE_URL}`), one variable per cell",
+        secret=True, shown="none: one cell",
     )  # fmt: skip
     registry_ttl_seconds: Setting[float] = Setting(
         REGISTRY_TTL_SECONDS, 30.0, float, "how long the runtime trusts its cached app registry"
@@ -245,8 +273,7 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = {
-            name: mask_url(value) if SETTINGS[name].secret and isinstance(value, str) else value
-            for name, value in self._values.items()
+            name: _masked(value) if SETTINGS[name].secret else value for name, value in self._values.items()
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -278,6 +305,16 @@ class Settings:
         """Local and test stages run against moto, which omits some event fields."""
         return self.stage in ("local", "test")
 
+    def cell_runtime_url(self, cell: str) -> str:
+        """The runtime URL of cell `cell` (not home), from `INTEGREAT_CELL_<NAME>_RUNTIME_URL`."""
+        for name, url in self.cell_runtime_urls:
+            if name == cell:
+                return url
+        variable = f"{CELL_RUNTIME_URL_PREFIX}{cell.upper()}{CELL_RUNTIME_URL_SUFFIX}"
+        raise MissingSettingError(
+            variable, f"the registry places apps in cell {cell!r}: give its runtime URL"
+        )
+
     def require_runtime_database_url(self) -> str:
         if not self.runtime_database_url:
             raise MissingSettingError(
@@ -285,6 +322,14 @@ class Settings:
                 "the runtime logs in as integreat_runtime; see `integreat db url --runtime`",
             )
         return self.runtime_database_url
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, tuple):
+        return tuple((name, mask_url(url)) for name, url in value)
+    return value
 
 
 def _declared() -> Iterator[tuple[str, Setting[Any]]]:

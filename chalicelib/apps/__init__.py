@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.cells.section import CELL, CELLS
+from chalicelib.db.tenant import CellUrl
 from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.section import INTEGRATIONS
 from chalicelib.messaging.section import EVENTS
@@ -27,9 +29,9 @@ from chalicelib.tenancy.registry import Registry
 from chalicelib.tenancy.sections import AppSection, PlatformSection
 
 #: Every app's sections, in the order the manifest's messages and checks run.
-SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND)
+SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND, CELL)
 #: The platform's own top-level sections.
-PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS,)
+PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS, CELLS)
 
 
 class Database(RegistryDatabase):
@@ -45,6 +47,7 @@ class Database(RegistryDatabase):
         registry_max_stale_seconds: float = 300.0,
         registry: Registry | None = None,
         sections: Sequence[AppSection[Any]] = SECTIONS,
+        cell_url: CellUrl | None = None,
     ) -> None:
         super().__init__(
             dsn,
@@ -54,6 +57,7 @@ class Database(RegistryDatabase):
             registry_ttl_seconds=registry_ttl_seconds,
             registry_max_stale_seconds=registry_max_stale_seconds,
             registry=registry,
+            cell_url=cell_url,
         )
 
     @classmethod
@@ -64,4 +68,5 @@ class Database(RegistryDatabase):
             connect_timeout=settings.db_connect_timeout,
             registry_ttl_seconds=settings.registry_ttl_seconds,
             registry_max_stale_seconds=settings.registry_max_stale_seconds,
+            cell_url=settings.cell_runtime_url,
         )

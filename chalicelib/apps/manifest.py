@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 from chalicelib.apps import PLATFORM_SECTIONS, SECTIONS
+from chalicelib.cells.model import CellsSpec
+from chalicelib.cells.section import CELL, CELLS
 from chalicelib.frontends.model import FrontendSpec
 from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.model import IntegrationSpec
@@ -56,9 +58,10 @@ class AppSpec(model.AppSpec):
         events: EventsSpec | None = None,
         datasets: tuple[DatasetSpec, ...] | None = None,
         frontend: FrontendSpec | None = None,
+        cell: str | None = None,
     ) -> None:
         given: dict[AppSection[Any], object] = {
-            STORAGE: storage, EVENTS: events, DATASETS: datasets, FRONTEND: frontend
+            STORAGE: storage, EVENTS: events, DATASETS: datasets, FRONTEND: frontend, CELL: cell
         }  # fmt: skip
         if sections is not None and any(value is not None for value in given.values()):
             raise TypeError("give `sections` or the sections by name, not both")
@@ -82,6 +85,11 @@ class AppSpec(model.AppSpec):
         return DATASETS.of(self)
 
     @property
+    def cell(self) -> str | None:
+        """The cell it is pinned to (`[apps.<slug>] cell = "eu2"`); None: placed by the platform."""
+        return CELL.of(self) or None
+
+    @property
     def frontend(self) -> FrontendSpec:
         """Its browser origins and hosting; none declared: no browser may call it, nothing hosted."""
         return FRONTEND.of(self)
@@ -93,6 +101,11 @@ class Manifest(model.Manifest[AppSpec]):
     @property
     def integrations(self) -> tuple[IntegrationSpec, ...]:
         return INTEGRATIONS.of(self)
+
+    @property
+    def cells(self) -> CellsSpec:
+        """The `[cells.<name>]` tables; none declared: one implicit home cell."""
+        return CELLS.of(self) or CellsSpec()
 
 
 DECLARATION = Declaration(AppSpec, SECTIONS, PLATFORM_SECTIONS)

@@ -14,9 +14,23 @@ class AppFigures(NamedTuple):
     inbox_depth: int  # deliveries not yet acknowledged
 
 
-def app_figures(db: Database, slugs: list[str]) -> dict[str, AppFigures]:
-    """Files, bytes and inbox depth of each app in `slugs` (active apps: their schemas exist)."""
-    if not slugs:
-        return {}
-    rows = db.platform("SELECT app, files, bytes, inbox_depth FROM integreat.app_figures(%s)", (slugs,))
-    return {str(r[0]): AppFigures(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+#: The same figures inside one app's schema, through the tenant switch (an app of another cell,
+#: whose database has no platform schema and so no `integreat.app_figures`).
+_ONE_APP = (
+    "SELECT (SELECT count(*) FROM files WHERE NOT deleted),"
+    " (SELECT coalesce(sum(size), 0)::bigint FROM files WHERE NOT deleted),"
+    " (SELECT count(*) FROM inbox WHERE acked_at IS NULL)"
+)
+
+
+def app_figures(db: Database, slugs: list[str], elsewhere: list[str] | None = None) -> dict[str, AppFigures]:
+    """Files, bytes and inbox depth of each app in `slugs` (active apps of the home cell: one round
+    trip) and in `elsewhere` (active apps of other cells: one read each, in the app's own cell)."""
+    found: dict[str, AppFigures] = {}
+    if slugs:
+        rows = db.platform("SELECT app, files, bytes, inbox_depth FROM integreat.app_figures(%s)", (slugs,))
+        found = {str(r[0]): AppFigures(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+    for slug in elsewhere or ():
+        ((files, size, depth),) = db.read(slug, _ONE_APP)
+        found[slug] = AppFigures(int(files), int(size), int(depth))
+    return found

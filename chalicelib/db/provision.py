@@ -106,13 +106,14 @@ ALTER ROLE "{login}" SET search_path = "{schema}", pg_temp;
 """
 
 
-def drop_app_sql(slug: str, *, first: str = "") -> str:
+def drop_app_sql(slug: str, *, first: str = "", begin: bool = True) -> str:
     """One transaction that drops the app's schema and both its roles and their credentials,
     after `first` (the registry's own change, `chalicelib.tenancy.store.remove_app`). Parameters:
-    `%(login)s`, and whatever `first` names."""
+    `%(login)s`, and whatever `first` names. `begin=False`: inside a transaction already open
+    (`integreat apps move` drops the source under the locks it took)."""
     role, login, schema = app_role(slug), login_role(slug), schema_name(slug)
     return f"""
-BEGIN;
+{"BEGIN;" if begin else ""}
 SELECT pg_advisory_xact_lock(hashtext('integreat:app:{slug}'));
 {first}
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %(login)s;

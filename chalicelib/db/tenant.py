@@ -20,6 +20,7 @@ never be passed to it.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ import psycopg2.extensions
 
 from chalicelib.db.errors import DatabaseUnavailableError, TenantSwitchError
 from chalicelib.db.pool import Connection, ConnectionPool, Lease, connector
+from chalicelib.settings import SettingsError
 from chalicelib.tenancy.errors import AppRemovedError, NoTenantError
 from chalicelib.tenancy.slugs import app_role
 
@@ -188,73 +190,109 @@ class TenantCursor:
             self._run(statement, None)
 
 
+#: The gate: (slug, writing) -> the cell to run in (None: the home cell), raising for an app that
+#: may not be served, or not written.
+Gate = Callable[[str, bool], str | None]
+#: A cell's name -> the URL the runtime logs in with there (raises when none is configured).
+CellUrl = Callable[[str], str]
+
+
 class Database:
     """Pooled connections and the tenant switch: the only way runtime code reaches Postgres.
 
-    `gate(slug)` is asked before every switch and raises for an app that may not be served
-    (`chalicelib.tenancy.database.Database` passes its registry's `get_active`): the chokepoint
-    knows no registry, only that a slug must pass the gate before it reaches SQL.
+    `gate(slug, writing)` is asked before every switch: it raises for an app that may not be served
+    (`chalicelib.tenancy.database.Database` asks its registry) and answers the app's cell, the
+    database that holds its schema and roles (issue 16). The home cell is `dsn`; another cell's
+    pool is opened on first use from `cell_url(name)`. The chokepoint knows no registry, only that
+    a slug must pass the gate before it reaches SQL, and in which database.
     """
 
     def __init__(
         self,
         dsn: str,
         *,
-        gate: Callable[[str], object],
+        gate: Gate,
         pool_size: int = 1,
         connect_timeout: int = 5,
+        cell_url: CellUrl | None = None,
     ) -> None:
+        self._pool_size, self._connect_timeout = pool_size, connect_timeout
         self._pool = ConnectionPool(connector(dsn, connect_timeout=connect_timeout), pool_size)
+        self._pools: dict[str | None, ConnectionPool] = {None: self._pool}  # cell -> pool
+        self._cell_url = cell_url
+        self._lock = threading.Lock()
         self._gate = gate
         self._switches: dict[str, str] = {}  # slug -> 'SET LOCAL ROLE "app_<slug>"; '
 
     def read(self, slug: str | None, sql: str, params: Params = None) -> list[Row]:
-        """One read-only statement as the app's role, in one round trip (an implicit transaction).
+        """One read-only statement as the app's role, in one round trip (an implicit transaction),
+        in the app's cell.
 
         Read-only is what makes re-sending on a fresh connection safe if the pooled one was dead.
         """
-        statement = self._switch(slug) + _READ_ONLY + sql
+        pool, switch = self._switch(slug, False)
         try:
-            return self._one(statement, params)
+            return self._one(switch + _READ_ONLY + sql, params, pool)
         except _SWITCH_ERRORS as exc:
             _raise_switch_error(exc)
             raise
 
     def tenant(self, slug: str | None) -> TenantCursor:
-        """An explicit transaction as the app's role, in the app's schema; commits on success."""
-        return TenantCursor(self._pool, "BEGIN; " + self._switch(slug))
+        """An explicit transaction as the app's role, in the app's schema and cell; commits on success."""
+        pool, switch = self._switch(slug, True)
+        return TenantCursor(pool, "BEGIN; " + switch)
 
     def admin(self) -> TenantCursor:
-        """An explicit transaction as `integreat_admin`, for cross-app platform work."""
+        """An explicit transaction as `integreat_admin` in the home cell, for cross-app platform work."""
         return TenantCursor(self._pool, switch_sql(ADMIN_ROLE, PLATFORM_SCHEMA, begin=True))
 
     def platform(self, sql: str, params: Params = None) -> list[Row]:
-        """One statement as the login role itself, no switch: only for the few platform tables the
-        runtime is granted (registry reads, the sign-up record, the audit log). Never for app data.
+        """One statement as the login role itself in the home cell, no switch: only for the few
+        platform tables the runtime is granted (registry reads, the sign-up record, the audit log).
+        Never for app data.
 
         Re-sent once if the pooled connection was found dead, like every path here: platform
         statements are reads or idempotent writes (`ON CONFLICT DO NOTHING`, deletes); the
         integrations rate counter would at worst count one call twice (it errs towards refusing).
         """
-        return self._one(sql, params)
+        return self._one(sql, params, self._pool)
 
-    def _one(self, sql: str, params: Params) -> list[Row]:
+    def _one(self, sql: str, params: Params, pool: ConnectionPool) -> list[Row]:
         """One statement on a pooled connection; the one place reads and platform statements
         get the dead-connection replacement (`Lease.first`)."""
-        with Lease(self._pool) as lease:
+        with Lease(pool) as lease:
             return lease.first(lambda conn: _fetch(conn, sql, params))
 
     def close(self) -> None:
-        self._pool.close()
+        for pool in list(self._pools.values()):
+            pool.close()
 
-    def _switch(self, slug: str | None) -> str:
+    def _switch(self, slug: str | None, writing: bool) -> tuple[ConnectionPool, str]:
         if not slug:
             raise NoTenantError("tenant-scoped database work needs an app slug; none was given")
-        self._gate(slug)  # validates the slug before anything reaches SQL
+        cell = self._gate(slug, writing)  # validates the slug before anything reaches SQL
+        pool = self._pools.get(cell) or self._cell_pool(cell)
         switch = self._switches.get(slug)
         if switch is None:
             switch = self._switches[slug] = switch_sql(app_role(slug), begin=False)
-        return switch
+        return pool, switch
+
+    def _cell_pool(self, cell: str | None) -> ConnectionPool:
+        """The pool of another cell, created on first use (connections themselves open lazily)."""
+        assert cell is not None  # the home cell's pool always exists
+        with self._lock:
+            pool = self._pools.get(cell)
+            if pool is None:
+                if self._cell_url is None:
+                    raise DatabaseUnavailableError(f"cell {cell!r}: this runtime knows no cell but home")
+                try:
+                    url = self._cell_url(cell)
+                except SettingsError as exc:  # a stage not told this cell's URL: logged, a 503
+                    raise DatabaseUnavailableError(str(exc)) from exc
+                pool = self._pools[cell] = ConnectionPool(
+                    connector(url, connect_timeout=self._connect_timeout), self._pool_size
+                )
+            return pool
 
 
 def _fetch(conn: Connection, sql: str, params: Params) -> list[Row]:

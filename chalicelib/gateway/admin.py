@@ -30,7 +30,10 @@ def list_apps() -> dict[str, Any]:
     registry = rt.database.registry
     registry.invalidate()  # admins see the registry as it is now, not as cached
     apps = sorted(registry.all().values(), key=lambda a: a.slug)
-    figures = app_figures(rt.database, [a.slug for a in apps if a.status == "active"])
+    active = [a for a in apps if a.status == "active"]
+    figures = app_figures(
+        rt.database, [a.slug for a in active if a.cell is None], [a.slug for a in active if a.cell is not None]
+    )
     return {"apps": [_app(a, figures.get(a.slug)) for a in apps], "queues": _queue_depths()}
 
 

@@ -16,7 +16,7 @@ from chalicelib.identity.errors import NotAMemberError, UnknownRoleError, Unknow
 from chalicelib.inputs import InputError, text_problem
 from chalicelib.observability import SERVER_ERRORS, count, logger
 from chalicelib.storage.errors import StorageRefusal, StorageRequestError
-from chalicelib.tenancy.errors import InvalidSlugError, UnknownAppError
+from chalicelib.tenancy.errors import AppMovingError, InvalidSlugError, UnknownAppError
 
 
 class ApiError(Exception):
@@ -75,6 +75,9 @@ def translate(request: Request | None, exc: BaseException) -> Response | None:
         return error_response(request, exc.status, exc.code, exc.message)
     if isinstance(exc, DatabaseUnavailableError):
         return database_unavailable(request)
+    if isinstance(exc, AppMovingError):  # issue 16: writes wait while the app changes cell
+        retry = str(exc.retry_after_seconds)
+        return error_response(request, 503, "app_moving", str(exc), **{"Retry-After": retry})
     if isinstance(exc, ChaliceViewError):  # e.g. `request.json_body` on a body that is not JSON
         code = "invalid_json" if "JSON" in str(exc) else _snake(type(exc).__name__.removesuffix("Error"))
         return error_response(request, exc.STATUS_CODE, code, str(exc).split(": ", 1)[-1])

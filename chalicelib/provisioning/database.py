@@ -13,15 +13,26 @@ no DDL and no AWS write, a change to one app touches that app only, and an inter
 resumes at the first app it had not finished. What a fingerprint cannot see (a group edited, a
 grant revoked by hand) is converged by `full=True` (`integreat apps sync --full`), which reads
 every resource and writes only what differs.
+
+Cells (issue 16): an app's schema and roles live in its cell, one Postgres database of at most a
+few hundred apps; the registry, the fingerprints and the activation stay in the home cell (the
+`connect` given). `cells` is the manifest's `[cells]` and `cell_connects` the operator connection
+factory of every other cell by name. Each cell is bootstrapped once (its own `integreat_runtime`
+and `integreat_admin`, fingerprint scope `cell:<name>`); a new app is placed by
+`chalicelib.cells.model.place` and a registered one stays where it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import psycopg2
+
 from chalicelib.apps.manifest import AppSpec
+from chalicelib.cells.model import CellsSpec, place
 from chalicelib.db import provision as db_provision
+from chalicelib.db.errors import DatabaseError, ProvisioningError
 from chalicelib.db.migrate import APP_SET, PLATFORM_SET, Migration, Target, load_migrations, migrate_target
 from chalicelib.db.parallel import for_each
 from chalicelib.db.pool import Connect, Connection
@@ -36,11 +47,14 @@ from chalicelib.tenancy.register import (
     applied_fingerprints,
     fingerprint,
     provision_app,
+    provision_in_cell,
     provision_statements,
     record_fingerprint,
     record_identity,
     recorded_identities,
+    register_app,
     registered,
+    registered_cells,
 )
 from chalicelib.tenancy.registry import ACTIVE
 from chalicelib.tenancy.slugs import app_role, schema_name
@@ -56,6 +70,8 @@ class SyncReport:
     unmanaged: list[str] = field(default_factory=list)  # in the registry, not in the manifest
     #: step ("database", "identity") -> the apps whose step ran; the others matched their fingerprint
     applied: dict[str, list[str]] = field(default_factory=dict)
+    #: slug -> the registry's name of its cell (None: home)
+    cells: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -74,11 +90,20 @@ def platform_fingerprint() -> str:
     return fingerprint({"bootstrap": db_provision.BOOTSTRAP_SQL, "migrations": migrations})
 
 
-def database_fingerprint(app: AppSpec, migrations: Sequence[Migration]) -> str:
-    """What the app's database step would do: `provision_app`'s statements, then the migrations."""
+def database_fingerprint(app: AppSpec, migrations: Sequence[Migration], cell: str | None = None) -> str:
+    """What the app's database step would do: `provision_app`'s statements (in its cell), then the
+    migrations."""
     return fingerprint(
-        {"provision": provision_statements(app), "migrations": [[m.version, m.checksum] for m in migrations]}
+        {
+            "provision": provision_statements(app, cell),
+            "migrations": [[m.version, m.checksum] for m in migrations],
+        }
     )
+
+
+def cell_scope(cell: str) -> str:
+    """The fingerprint scope of a cell's bootstrap (never a valid slug)."""
+    return f"cell:{cell}"
 
 
 def sync_apps(
@@ -90,6 +115,8 @@ def sync_apps(
     migrations: Sequence[Migration] | None = None,
     identity: IdentityProvisioner | None = None,
     full: bool = False,
+    cells: CellsSpec | None = None,
+    cell_connects: Mapping[str, Connect] | None = None,
 ) -> SyncReport:
     """Make Postgres (and, with `identity`, Cognito and IAM) match `apps`, skipping every step
     whose fingerprint is unchanged unless `full`. Apps missing from the manifest are reported,
@@ -101,10 +128,26 @@ def sync_apps(
         applied = {} if full else applied_fingerprints(conn)
         _bootstrap(conn, applied)
         known = registered(conn)
+        current = registered_cells(conn)
     finally:
         conn.close()
     report = SyncReport(unmanaged=sorted(set(known) - {a.slug for a in apps}))
-    _sync_database(connect, apps, app_migrations, applied, known, report, notify, workers)
+    placement = place(
+        cells or CellsSpec(), [a.slug for a in apps], {a.slug: a.cell or "" for a in apps}, current
+    )
+    report.cells = placement.cells
+    report.failed.update({slug: f"placement: {why}" for slug, why in placement.problems.items()})
+    placed = [a for a in apps if a.slug in placement.cells and a.slug not in report.failed]
+    _sync_database(
+        _Cells(connect, cell_connects or {}, placement.cells),
+        placed,
+        app_migrations,
+        applied,
+        known,
+        report,
+        notify,
+        workers,
+    )
     ready = [a for a in apps if a.slug not in report.failed]
     conn = connect()
     try:
@@ -126,8 +169,25 @@ def _bootstrap(conn: Connection, applied: Fingerprints) -> None:
         record_fingerprint(conn, PLATFORM_SCOPE, DATABASE_STEP, wanted)
 
 
+@dataclass
+class _Cells:
+    """The home cell's operator connections, every other cell's, and where each app lives."""
+
+    home: Connect
+    others: Mapping[str, Connect]
+    of: Mapping[str, str | None]  # slug -> cell (None: home)
+
+    def connect(self, cell: str | None) -> Connect:
+        if cell is None:
+            return self.home
+        try:
+            return self.others[cell]
+        except KeyError:
+            raise ProvisioningError(f"cell {cell!r}: no operator URL given (its `url_env`)") from None
+
+
 def _sync_database(
-    connect: Connect,
+    cells: _Cells,
     apps: Sequence[AppSpec],
     migrations: Sequence[Migration],
     applied: Fingerprints,
@@ -137,30 +197,84 @@ def _sync_database(
     workers: int,
 ) -> None:
     """Provision, then migrate, every app whose database fingerprint changed (or that the registry
-    lacks); each app's fingerprint is recorded as soon as its migrations are in."""
-    wanted = {a.slug: database_fingerprint(a, migrations) for a in apps}
+    lacks), cell by cell; each app's fingerprint is recorded as soon as its migrations are in."""
+    wanted = {a.slug: database_fingerprint(a, migrations, cells.of[a.slug]) for a in apps}
     todo = [a for a in apps if a.slug not in known or applied.get((a.slug, DATABASE_STEP)) != wanted[a.slug]]
     report.applied[DATABASE_STEP] = [a.slug for a in todo]
     for slug in wanted.keys() - set(report.applied[DATABASE_STEP]):
         notify("provision", slug)
         notify("migrate", slug)
-
-    failed = for_each(
-        connect, todo, provision_app, workers=workers, on_done=lambda a: notify("provision", a.slug)
-    )
-    report.failed.update({a.slug: f"provisioning: {msg}" for a, msg in failed.items()})
+    by_cell: dict[str | None, list[AppSpec]] = {}
+    for app in todo:
+        by_cell.setdefault(cells.of[app.slug], []).append(app)
     counts: dict[str, int] = {}
+    for cell, members in by_cell.items():
+        try:
+            _sync_cell(cells, cell, members, migrations, applied, wanted, report, notify, workers, counts)
+        except (DatabaseError, psycopg2.Error) as exc:
+            report.failed.update({a.slug: f"cell {cell!r}: {exc}".strip() for a in members})
+    report.migrations_applied = sum(counts.values())
+
+
+def _sync_cell(
+    cells: _Cells,
+    cell: str | None,
+    apps: Sequence[AppSpec],
+    migrations: Sequence[Migration],
+    applied: Fingerprints,
+    wanted: dict[str, str],
+    report: SyncReport,
+    notify: Progress,
+    workers: int,
+    counts: dict[str, int],
+) -> None:
+    connect = cells.connect(cell)
+    if cell is not None:
+        _bootstrap_cell(cells.home, connect, cell, applied)
+    step = provision_app if cell is None else provision_in_cell
+    failed = for_each(connect, apps, step, workers=workers, on_done=lambda a: notify("provision", a.slug))
+    report.failed.update({a.slug: f"provisioning: {msg}" for a, msg in failed.items()})
+    provisioned = [a for a in apps if a.slug not in report.failed]
+    if cell is not None:  # the registry rows, in the home cell, once the roles exist
+        failed = for_each(cells.home, provisioned, lambda c, a: register_app(c, a, cell), workers=1)
+        report.failed.update({a.slug: f"registry: {msg}" for a, msg in failed.items()})
+        provisioned = [a for a in provisioned if a.slug not in report.failed]
 
     def migrate(c: Connection, app: AppSpec) -> None:
         counts[app.slug] = len(migrate_target(c, app_target(app.slug), migrations))
-        record_fingerprint(c, app.slug, DATABASE_STEP, wanted[app.slug])
+        if cell is None:
+            record_fingerprint(c, app.slug, DATABASE_STEP, wanted[app.slug])
 
-    provisioned = [a for a in todo if a.slug not in report.failed]
     failed = for_each(
         connect, provisioned, migrate, workers=workers, on_done=lambda a: notify("migrate", a.slug)
     )
     report.failed.update({a.slug: f"migration: {msg}" for a, msg in failed.items()})
-    report.migrations_applied = sum(counts.values())
+    if cell is not None:
+        done = [a for a in provisioned if a.slug not in report.failed]
+        for_each(
+            cells.home,
+            done,
+            lambda c, a: record_fingerprint(c, a.slug, DATABASE_STEP, wanted[a.slug]),
+            workers=1,
+        )
+
+
+def _bootstrap_cell(home: Connect, connect: Connect, cell: str, applied: Fingerprints) -> None:
+    """A cell's own platform roles and hardening (and a platform schema holding its roles'
+    credentials), once per change of the bootstrap; the fingerprint is the home cell's."""
+    wanted = platform_fingerprint()
+    if applied.get((cell_scope(cell), DATABASE_STEP)) == wanted:
+        return
+    conn = connect()
+    try:
+        bootstrap(conn)
+    finally:
+        conn.close()
+    conn = home()
+    try:
+        record_fingerprint(conn, cell_scope(cell), DATABASE_STEP, wanted)
+    finally:
+        conn.close()
 
 
 def _sync_identity(

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.db.tenant import CellUrl
 from chalicelib.db.tenant import Database as SwitchingDatabase
-from chalicelib.tenancy.registry import Registry
+from chalicelib.tenancy.errors import AppMovingError
+from chalicelib.tenancy.registry import MOVING, Registry
 from chalicelib.tenancy.sections import AppSection
 from chalicelib.tenancy.store import source
 
@@ -30,6 +32,7 @@ class Database(SwitchingDatabase):
         registry_ttl_seconds: float = 30.0,
         registry_max_stale_seconds: float = 300.0,
         registry: Registry | None = None,
+        cell_url: CellUrl | None = None,
     ) -> None:
         self.registry = registry or Registry(
             source(self.platform, sections),
@@ -37,5 +40,12 @@ class Database(SwitchingDatabase):
             max_stale_seconds=registry_max_stale_seconds,
         )
         super().__init__(
-            dsn, gate=self.registry.get_active, pool_size=pool_size, connect_timeout=connect_timeout
+            dsn, gate=self._gate_app, pool_size=pool_size, connect_timeout=connect_timeout, cell_url=cell_url
         )
+
+    def _gate_app(self, slug: str, writing: bool) -> str | None:
+        """The app's cell if it may be served; a moving app's writes are refused (issue 16)."""
+        record = self.registry.get_active(slug)
+        if writing and record.status == MOVING:
+            raise AppMovingError(slug)
+        return record.cell

@@ -28,3 +28,14 @@ class AppRemovedError(UnknownAppError):
 
     def __init__(self, slug: str) -> None:
         super().__init__(slug, "has been removed (offboarded)")
+
+
+class AppMovingError(TenancyError):
+    """The app is being moved to another cell: its writes are refused until the move ends (the
+    API answers 503 with Retry-After; its reads are still served from the source cell)."""
+
+    retry_after_seconds = 5
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"app {slug!r} is moving to another database; writes resume in a few seconds")
+        self.slug = slug

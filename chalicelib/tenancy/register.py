@@ -23,25 +23,28 @@ from chalicelib.tenancy.model import AppSpec
 from chalicelib.tenancy.registry import ACTIVE
 from chalicelib.tenancy.slugs import login_role
 
+# The cell is written by the first provisioning only: sticky, `integreat apps move` changes it.
 _UPSERT = (
-    f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, sections, status)"
-    " VALUES (%s, %s, %s, %s, %s, 'provisioning')"
+    f"INSERT INTO {PLATFORM_SCHEMA}.apps (slug, name, enrollment, roles, sections, cell, status)"
+    " VALUES (%s, %s, %s, %s, %s, %s, 'provisioning')"
     " ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, enrollment = EXCLUDED.enrollment,"
     " roles = EXCLUDED.roles, sections = EXCLUDED.sections, updated_at = now(),"
     " status = CASE WHEN apps.status = 'active' THEN 'active' ELSE 'provisioning' END"
 )
 
 
-def provision_statements(app: AppSpec) -> tuple[str, str, tuple[Any, ...]]:
+def provision_statements(app: AppSpec, cell: str | None = None) -> tuple[str, str, tuple[Any, ...]]:
     """What `provision_app` sends: the roles and schema, the registry upsert and its parameters
-    (hashed whole into the app's database fingerprint, so the two cannot drift apart)."""
-    params = (app.slug, app.name, app.enrollment, list(app.roles), json.dumps(app.sections.document()))
+    (hashed whole into the app's database fingerprint, so the two cannot drift apart). `cell`:
+    the registry's name of the app's cell, None for the home cell."""
+    sections = json.dumps(app.sections.document())
+    params = (app.slug, app.name, app.enrollment, list(app.roles), sections, cell)
     return "BEGIN;" + app_roles_sql(app.slug), _UPSERT + "; COMMIT", params
 
 
 def provision_app(conn: Connection, app: AppSpec) -> None:
-    """Roles, schema, grants and the registry row (status `provisioning`) of one app, in one
-    transaction; then its LOGIN role's password."""
+    """Roles, schema, grants and the registry row (status `provisioning`) of one app of the home
+    cell, in one transaction; then its LOGIN role's password."""
     roles, upsert, params = provision_statements(app)
     with conn.cursor() as cur:
         try:
@@ -51,6 +54,35 @@ def provision_app(conn: Connection, app: AppSpec) -> None:
             cur.execute("ROLLBACK")
             raise ProvisioningError(f"app {app.slug!r}: {exc}".strip()) from exc
     ensure_credentials(conn, login_role(app.slug))
+
+
+def provision_in_cell(conn: Connection, app: AppSpec) -> None:
+    """The roles, schema and grants of one app in a cell other than home (`conn`, that cell's
+    operator), in one transaction, and its LOGIN role's password (kept in that cell). Its registry
+    row follows in the home cell (`register_app`): a crash between the two leaves roles no
+    registry names, which the next sync provisions again (every statement is idempotent)."""
+    roles, _upsert, _params = provision_statements(app)
+    with conn.cursor() as cur:
+        try:
+            cur.execute(roles + "COMMIT")
+        except psycopg2.Error as exc:
+            cur.execute("ROLLBACK")
+            raise ProvisioningError(f"app {app.slug!r}: {exc}".strip()) from exc
+    ensure_credentials(conn, login_role(app.slug))
+
+
+def register_app(conn: Connection, app: AppSpec, cell: str | None) -> None:
+    """The app's registry row (status `provisioning`, in `cell`), in the home cell."""
+    _roles, upsert, params = provision_statements(app, cell)
+    with conn.cursor() as cur:
+        cur.execute("BEGIN; " + upsert, params)
+
+
+def registered_cells(conn: Connection) -> dict[str, str | None]:
+    """Every app the registry holds that is not removed, with its cell (None: home)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT slug, cell FROM {PLATFORM_SCHEMA}.apps WHERE status <> 'removed'")
+        return {str(slug): cell for slug, cell in cur.fetchall()}
 
 
 def record_identity(

@@ -35,7 +35,11 @@ from chalicelib.ttl import TtlCache
 ACTIVE = "active"
 PROVISIONING = "provisioning"
 REMOVED = "removed"
-STATUSES = (PROVISIONING, ACTIVE, REMOVED)
+#: Being copied to another cell (issue 16): served, reads from the source cell, writes refused.
+MOVING = "moving"
+STATUSES = (PROVISIONING, ACTIVE, MOVING, REMOVED)
+#: The statuses the runtime serves.
+SERVED = frozenset({ACTIVE, MOVING})
 
 
 class AppRecord(NamedTuple):
@@ -52,6 +56,7 @@ class AppRecord(NamedTuple):
     clients: tuple[str, ...] = ()  # Cognito app client ids that belong to this app
     iam_role_id: str | None = None  # IAM's unique id of the app role (how S3 and SQS name it)
     sections: Sections = Sections()  # each feature's part, from the manifest via provisioning
+    cell: str | None = None  # the database holding its schema and roles; None: the home cell
 
 
 class Mark(NamedTuple):
@@ -176,7 +181,8 @@ class Registry:
         )
 
     def get_active(self, slug: str) -> AppRecord:
-        """The app's record if it is active; UnknownAppError / AppRemovedError otherwise."""
+        """The app's record if it is served (active, or moving between cells: the tenant gate
+        refuses a moving app's writes); UnknownAppError / AppRemovedError otherwise."""
         # Hot path, no lock and no regex: only a validated slug can be a key of the fresh cache.
         record = self._cache.value.apps.get(slug)
         if record is not None and record.status == ACTIVE and self._cache.fresh:
@@ -187,7 +193,7 @@ class Registry:
             raise UnknownAppError(slug)
         if record.status == REMOVED:
             raise AppRemovedError(slug)
-        if record.status != ACTIVE:
+        if record.status not in SERVED:
             raise UnknownAppError(slug, f"is not ready (status {record.status!r}); run `integreat apps sync`")
         return record
 
@@ -205,7 +211,7 @@ class Registry:
         if record is None or not self._cache.fresh:
             index = self._cache.reload() if record is None else self._cache.get()
             record = by(index).get(key)
-        return record if record is not None and record.status == ACTIVE else None
+        return record if record is not None and record.status in SERVED else None
 
     def all(self) -> Mapping[str, AppRecord]:
         return self._cache.get().apps
@@ -216,7 +222,7 @@ class Registry:
 
     def _lookup(self, slug: str) -> AppRecord | None:
         record = self._cache.get().apps.get(slug)
-        if record is None or record.status != ACTIVE:
+        if record is None or record.status not in SERVED:
             # It may have been added or re-activated since the last load.
             record = self._cache.reload().apps.get(slug)
         return record

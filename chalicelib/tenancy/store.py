@@ -37,6 +37,7 @@ _COLUMNS = (
         "coalesce(array_agg(c.client_id ORDER BY c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{}')",
     ),
     ("sections", "a.sections"),
+    ("cell", "a.cell"),
 )
 _NAMES = tuple(name for name, _ in _COLUMNS)
 _FROM = f" FROM {PLATFORM_SCHEMA}.apps a LEFT JOIN {PLATFORM_SCHEMA}.app_clients c USING (slug)"
@@ -112,4 +113,5 @@ def record(row: dict[str, Any], sections: Iterable[AppSection[Any]]) -> AppRecor
         iam_role_id=row["iam_role_id"],
         clients=tuple(row["clients"]),
         sections=decode_document(sections, row["sections"]),
+        cell=row["cell"],
     )

@@ -23,6 +23,7 @@ FEATURES = (
     "chalicelib.sharing",
     "chalicelib.integrations",
     "chalicelib.frontends",
+    "chalicelib.cells",
 )
 #: Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (

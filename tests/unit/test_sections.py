@@ -146,7 +146,7 @@ def test_the_registry_loader_decodes_rows_by_column_name() -> None:
     row: dict[str, Any] = {
         "slug": "church", "status": ACTIVE, "name": "Church", "created_at": None, "updated_at": None,
         "enrollment": "invite", "roles": ["member"], "iam_role_arn": None, "iam_role_id": "AROA1",
-        "clients": ["client-1"], "sections": church.sections.document(),
+        "clients": ["client-1"], "sections": church.sections.document(), "cell": None,
     }  # fmt: skip
 
     def platform(sql: str, params: object) -> list[tuple[Any, ...]]:

@@ -1,0 +1,153 @@
+"""Cells (issue 16): 1,000 apps over 4 cells, one Postgres cluster each, and moving an app.
+
+1. One fresh home database with the three demo apps: the latency of `Database.read` on church,
+   interleaved with the raw query on church's LOGIN role (the control for the machine).
+2. Three more embedded clusters (cells c1..c3); 1,000 apps placed by `sync_apps` over the four
+   cells (capacity 251 each: 1,003 apps), so every cell holds ~250 apps and ~500 roles, Neon's
+   limit per branch.
+3. The same latencies on a new runtime Database with a pool per cell (`latency_ratio`: church,
+   home cell, 1,003 apps in 4 cells vs 3 in one), plus an app of cell c3 through its own pool.
+4. `move_seconds`: an app of the home cell with 10,000 rows and 100 rows in its files index moved
+   to c1 (dump, restore, count check, registry switch, source dropped).
+
+Run alone: `.venv/bin/python -m benchmarks.scale_cells`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import psycopg2
+
+from benchmarks import _platform
+from benchmarks._pg import fresh_database
+from benchmarks._timing import interleaved
+from chalicelib.apps import Database
+from chalicelib.cells.model import CellSpec, CellsSpec
+from chalicelib.db.pool import connector
+from chalicelib.provisioning.database import sync_apps
+from chalicelib.tenancy.manifest import AppSpec
+from integreat.cells import move_app
+from integreat.context import with_database
+from integreat.local.postgres import EmbeddedPostgres
+
+APPS = 1000
+CELLS = ("c1", "c2", "c3")
+CAPACITY = 251
+ROWS = 1000
+SLUG = "church"
+MOVED = "mover"
+QUERY = _platform.POINT_QUERY
+
+GOALS = {"scale.latency_ratio": ("<=", 1.10), "scale.cells": (">=", 2)}
+INFORMATIONAL: frozenset[str] = frozenset()
+
+
+def _app(slug: str) -> AppSpec:
+    return AppSpec(slug=slug, name=slug.title(), enrollment="invite", roles=("member",))
+
+
+@contextmanager
+def _cluster() -> Iterator[str]:
+    state = Path(tempfile.mkdtemp(prefix="integreat-bench-cell-"))
+    state.chmod(0o755)
+    server = EmbeddedPostgres(state, durable=False)
+    try:
+        url = server.start()
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE integreat_cell")
+        conn.close()
+        yield with_database(url, "integreat_cell")
+    finally:
+        server.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def run() -> dict[str, float | int | bool]:
+    with fresh_database() as bench, ExitStack() as stack:
+        home = bench.url
+        _platform.provision(home, _platform.demo_apps())
+        keys = _platform.seed_settings(home, SLUG, ROWS)
+        before = _latencies(Database(_platform.runtime_url(home)), home, keys, None)
+        urls: dict[str | None, str] = {None: home}
+        for name in CELLS:
+            urls[name] = stack.enter_context(_cluster())
+        spec = CellsSpec((CellSpec("home", CAPACITY, home=True), *(CellSpec(n, CAPACITY) for n in CELLS)))
+        began = time.monotonic()
+        report = sync_apps(
+            connector(home),
+            [_app(f"s{i:04d}") for i in range(APPS)] + [_app(MOVED)],
+            workers=4,
+            cells=spec,
+            cell_connects={n: connector(urls[n]) for n in CELLS},
+        )
+        sync_seconds = time.monotonic() - began
+        if not report.ok:
+            raise RuntimeError(f"sync_apps failed: {list(report.failed.items())[:3]}")
+        runtimes = {n: _platform.runtime_url(urls[n]) for n in CELLS}
+        far = next(slug for slug, cell in report.cells.items() if cell == CELLS[-1])
+        db = Database(_platform.runtime_url(home), cell_url=runtimes.__getitem__)
+        after = _latencies(db, home, keys, far)
+        move = _move(urls, db)
+    held = list(report.cells.values()) + [None] * 3  # the demo apps live in the home cell
+    per_cell = {cell: held.count(cell) for cell in (None, *CELLS)}
+    return {
+        "scale.cells": len(urls),
+        "scale.apps": APPS + 4,
+        "scale.apps_per_cell_max": max(per_cell.values()),
+        "scale.latency_ratio": round(after["one"] / before["one"], 3),
+        "scale.control_ratio": round(after["control"] / before["control"], 3),
+        "scale.read_3_apps_1_cell_us": round(before["one"], 1),
+        "scale.read_1000_apps_4_cells_us": round(after["one"], 1),
+        "scale.read_other_cell_us": round(after["far"], 1),
+        "scale.sync_seconds_4_cells": round(sync_seconds, 1),
+        "scale.move_seconds": round(move, 2),
+    }
+
+
+def _latencies(db: Database, home: str, keys: list[str], far: str | None) -> dict[str, float]:
+    raw = connector(_platform.app_login_url(home, SLUG))()
+    raw_cur = raw.cursor()
+
+    def one(i: int) -> object:
+        return db.read(SLUG, QUERY, (keys[i % ROWS],))
+
+    def control(i: int) -> object:
+        raw_cur.execute(QUERY, (keys[i % ROWS],))
+        return raw_cur.fetchall()
+
+    variants = {"one": one, "control": control}
+    if far is not None:
+        variants["far"] = lambda i: db.read(far, "SELECT 1")
+    try:
+        return interleaved(variants)
+    finally:
+        db.close()
+        raw.close()
+
+
+def _move(urls: dict[str | None, str], db: Database) -> float:
+    with db.tenant(MOVED) as cur:
+        cur.execute("CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL)")
+        cur.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10000) g")
+        cur.execute(
+            "INSERT INTO files (key, sequencer, event_time)"
+            " SELECT 'mover/f/' || g, 'x', now() FROM generate_series(1, 100) g"
+        )
+    done = move_app(urls, MOVED, CELLS[0])
+    if done.tables.get("items") != 10_000 or done.tables.get("files") != 100:
+        raise RuntimeError(f"the move lost rows: {done.tables}")
+    return done.seconds
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import main
+
+    raise SystemExit(main(["scale_cells"]))
