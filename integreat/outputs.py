@@ -159,13 +159,18 @@ def auth_section(app: AppSpec, values: StageValues, pool: PoolDefinition = POOL)
 
 
 def storage_section(app: AppSpec, values: StageValues) -> dict[str, Any]:
+    """The app's bucket: the stage's shared one, or its own (`bucket = "dedicated"`); keys
+    `<slug>/...` in either, so the paths are the same."""
+    from chalicelib.storage.placement import app_bucket
+
+    name = app_bucket(values.bucket, app.slug, app.storage)
     bucket = {
         "name": app.slug,
-        "bucket_name": values.bucket,
+        "bucket_name": name,
         "aws_region": values.region,
         "paths": {storage_path(app.slug, f): access_rule(app.slug, f) for f in app.storage.folders},
     }
-    return {"aws_region": values.region, "bucket_name": values.bucket, "buckets": [bucket]}
+    return {"aws_region": values.region, "bucket_name": name, "buckets": [bucket]}
 
 
 def storage_path(slug: str, folder: FolderRule) -> str:

@@ -13,6 +13,7 @@ from chalicelib.gateway.policy import MEMBER, route
 from chalicelib.runtime import runtime
 
 if TYPE_CHECKING:
+    from chalicelib.storage.objects import ObjectStore
     from chalicelib.storage.rules import Actor
     from chalicelib.storage.spec import StorageSpec
     from chalicelib.tenancy.registry import AppRecord
@@ -35,6 +36,13 @@ def _storage(tenant: AppRecord) -> dict[str, StorageSpec]:
     return {tenant.slug: STORAGE.of(tenant)}
 
 
+def _objects(tenant: AppRecord) -> ObjectStore:
+    """The bucket of the app's placement (shared, or its own), as the registry records it."""
+    from chalicelib.storage.section import STORAGE
+
+    return runtime().objects.for_app(tenant.slug, STORAGE.of(tenant))
+
+
 @route(files, "/apps/{app}/files/uploads", methods=["POST"], allow=MEMBER)
 def create_upload(app: str, tenant: AppRecord) -> dict[str, Any]:
     from chalicelib.storage import uploads
@@ -42,7 +50,7 @@ def create_upload(app: str, tenant: AppRecord) -> dict[str, Any]:
     request = uploads.parse_upload(json_body(files.current_request))
     actor = _actor()
     key, folder = uploads.authorize_upload(app, _storage(tenant), request, actor)
-    form = runtime().objects.presigned_post(
+    form = _objects(tenant).presigned_post(
         key,
         content_type=request.content_type,
         max_size=folder.max_size,
@@ -81,6 +89,6 @@ def download(app: str, tenant: AppRecord) -> dict[str, Any]:
         raise ApiError(404, "unknown_file", f"no file {key!r} in {app}")
     return {
         "key": key,
-        "url": runtime().objects.presigned_get(key, uploads.DOWNLOAD_SECONDS),
+        "url": _objects(tenant).presigned_get(key, uploads.DOWNLOAD_SECONDS),
         "expires_in": uploads.DOWNLOAD_SECONDS,
     }

@@ -193,8 +193,22 @@ class AwsSteps:
             user_pool_id=props["UserPoolId"], platform=props["Platform"], stage=props["Stage"],
             account_id=props["AccountId"], bucket=props["Bucket"],
         )  # fmt: skip
-        identity = IdentityProvisioner(*provisioning_clients(get_settings()), config)  # adaptive retries
+        settings = get_settings()
+        identity = IdentityProvisioner(
+            *provisioning_clients(settings), config, buckets=self._buckets(settings)
+        )  # adaptive retries
         return sync_apps(self._connect(), apps, identity=identity)
+
+    def _buckets(self, settings: Any) -> Any:
+        """Apps with a bucket of their own (`StorageQueueArn`, `BucketVersioning`: the stack's)."""
+        from chalicelib import aws
+        from chalicelib.provisioning.storage import AppBuckets, AppBucketSettings
+
+        queue = self._props.get("StorageQueueArn")
+        if not queue:
+            return None
+        versioning = str(self._props.get("BucketVersioning", "false")).lower() == "true"
+        return AppBuckets(aws.client("s3", settings), AppBucketSettings(queue, settings.region, versioning))
 
     def publish(self, slugs: Sequence[str]) -> None:
         from chalicelib import aws

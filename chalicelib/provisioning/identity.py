@@ -3,7 +3,8 @@
 Per app: the membership group `<slug>` and a group per other role (`<slug>-<role>`), each carrying
 the app's IAM role; a public app client whose Read/WriteAttributes are explicit, so no user can
 write anything that decides membership (membership is groups, which only admins and our triggers
-change); the app's IAM role (trust policy, its storage folder, the service routes).
+change); the app's IAM role (trust policy, its storage folder, the service routes); an app with
+dedicated storage, its bucket (provisioning/storage.py), in the same document and fingerprint.
 
 At scale (issue 16, 1,000 apps): all of that is one document, `desired(app)`, whose digest the sync
 records once applied and compares next time (chalicelib/provisioning/database.py), so an unchanged
@@ -31,8 +32,10 @@ from chalicelib.identity.names import (
     app_iam_role_name,
     role_group,
 )
+from chalicelib.provisioning.storage import AppBuckets, ensure_own_bucket
 from chalicelib.settings import Settings
 from chalicelib.storage.iam import POLICY_NAME, app_storage_policy
+from chalicelib.storage.placement import PlacementError, app_bucket
 from chalicelib.tenancy.register import fingerprint
 
 #: What a user may read and write about themselves through an app client. Nothing custom and
@@ -205,9 +208,11 @@ class IdentityProvisioner:
     (moto). One provisioner serves one sync: its index of the pool's clients is built once."""
 
     def __init__(
-        self, cognito: Any, iam: Any, config: IdentityConfig, *, rates: WriteRates | None = DEFAULT_RATES
-    ) -> None:
+        self, cognito: Any, iam: Any, config: IdentityConfig, *, rates: WriteRates | None = DEFAULT_RATES,
+        buckets: AppBuckets | None = None,
+    ) -> None:  # fmt: skip
         self._cognito, self._iam, self.config, self.rates = cognito, iam, config, rates
+        self._buckets = buckets
         self._paced = {
             "cognito": TokenBucket(rates.cognito, rates.burst) if rates else None,
             "iam": TokenBucket(rates.iam, rates.burst) if rates else None,
@@ -218,7 +223,7 @@ class IdentityProvisioner:
         """Everything the app should have in Cognito and IAM, as one JSON-able document."""
         policies = {SERVICE_POLICY_NAME: service_routes_policy(self.config.account_id)}
         if self.config.bucket:
-            policies[POLICY_NAME] = app_storage_policy(self.config.bucket, app.slug)
+            policies[POLICY_NAME] = app_storage_policy(self._bucket_of(app), app.slug)
         groups = {
             role_group(app.slug, role): {
                 "Description": f"{app.name}: members" if role == BASE_ROLE else f"{app.name}: {role}",
@@ -232,7 +237,15 @@ class IdentityProvisioner:
             "policies": policies,
         }
         client = {"ClientName": app_client_name(app.slug), **client_settings(self.config)}
-        return {"config": dataclasses.asdict(self.config), "role": role, "groups": groups, "client": client}
+        wanted: dict[str, Any] = {"config": dataclasses.asdict(self.config), "role": role, "groups": groups, "client": client}  # fmt: skip
+        if app.storage.dedicated:  # only then: a shared app's document (and digest) is unchanged
+            made = self._buckets and self.config.bucket  # else `provision` refuses the app
+            wanted["bucket"] = self._buckets.state(self._bucket_of(app), app) if made else None  # type: ignore[union-attr]
+        return wanted
+
+    def _bucket_of(self, app: AppSpec) -> str:
+        assert self.config.bucket is not None
+        return str(self._step(app, "storage", app_bucket, self.config.bucket, app.slug, app.storage))
 
     def fingerprint(self, app: AppSpec) -> str:
         return fingerprint(self.desired(app))
@@ -247,6 +260,8 @@ class IdentityProvisioner:
         """Make the app's resources match `desired(app)`; `client_id` is the registry's record of
         its client, looked up directly (the pool is scanned, once, only without one)."""
         want = self.desired(app)
+        if "bucket" in want:
+            self._step(app, "its own bucket", ensure_own_bucket, self._buckets, want["bucket"])
         role_arn, role_id = self._step(app, "IAM role", self._ensure_role, app, want["role"])
         for group, attributes in want["groups"].items():
             self._step(app, f"group {group}", self._ensure_group, group, attributes | {"RoleArn": role_arn})
@@ -270,7 +285,7 @@ class IdentityProvisioner:
 
         try:
             return fn(*args, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, PlacementError) as exc:
             raise IdentityProvisioningError(f"app {app.slug!r}: {what}: {exc}") from exc
 
     def _write(self, service: str, call: Callable[..., Any], **params: Any) -> Any:

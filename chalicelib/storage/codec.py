@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.storage.model import Access, FolderRule, StorageSpec, access_of
+from chalicelib.storage.model import SHARED, Access, FolderRule, StorageSpec, access_of
 
 
 def to_data(spec: StorageSpec) -> dict[str, Any]:
-    return {
+    """`bucket` only when not the shared one: rows (and fingerprints) of shared apps stay as they were."""
+    data: dict[str, Any] = {
         "folders": [rule._asdict() | {"content_types": list(rule.content_types)} for rule in spec.folders]
     }
+    if spec.bucket != SHARED:
+        data["bucket"] = spec.bucket
+    return data
 
 
 def to_json(spec: StorageSpec) -> str:
@@ -35,7 +39,8 @@ def from_json(value: Any) -> StorageSpec:
         )
         for f in data.get("folders", [])
     )
-    return StorageSpec(folders=folders)
+    # An unknown placement is kept as read: `placement.app_bucket` refuses it (fails closed).
+    return StorageSpec(folders=folders, bucket=str(data.get("bucket", SHARED)))
 
 
 def _access(value: Any) -> Access:

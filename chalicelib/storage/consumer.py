@@ -5,7 +5,13 @@ function (`chalicelib.storage.rules`); accepted rows are staged and written with
 statement per app when the batch ends, and a failed write fails exactly the records whose rows
 it carried (partial batch response; SQS retries them, soon when the failure was transient, then
 the DLQ). Rejected uploads are moved
-to `_quarantine/<key>` (copy, then delete; idempotent) and audited once.
+to `_quarantine/<key>` of the bucket it was written to (copy, then delete; idempotent) and
+audited once.
+
+Placement (issue 16): an app's objects live in the shared bucket or in a bucket of its own
+(chalicelib/storage/placement.py, read from the registry). An event is decided the same way from
+either; a creation in a bucket that is not the app's placement is quarantined there, and a removal
+from such a bucket leaves the app's index alone.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from chalicelib.storage.credentials import SUB
 from chalicelib.storage.events import REMOVED, StorageEvent, StorageEventError, parse_body
 from chalicelib.storage.index import FileRow, write_rows
 from chalicelib.storage.objects import ObjectHead, ObjectStore
+from chalicelib.storage.placement import PlacementError, app_bucket
 from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, judge_write, key_problem, locate
 from chalicelib.storage.section import STORAGE
 from chalicelib.storage.spec import StorageSpec
@@ -64,6 +71,9 @@ class IndexingProcessor(StagingBatchProcessor):
         self._principals.clear()
         apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
         self._storage = {a.slug: STORAGE.of(a) for a in apps}
+        self._buckets = {
+            slug: _placement(self.deps.objects.bucket, slug, spec) for slug, spec in self._storage.items()
+        }
         self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
         self._roles = {a.slug: a.roles for a in apps}
 
@@ -81,14 +91,28 @@ class IndexingProcessor(StagingBatchProcessor):
         if event.key.startswith(QUARANTINE_PREFIX):
             return  # the platform's own folder: our moves land here and must not loop
         where = self._locate(event.key)
+        misplaced = where.app is not None and self._buckets.get(where.app) != self._bucket(event)
         if event.action == REMOVED:
-            if where.app is not None and key_problem(event.key) is None:
+            if where.app is not None and not misplaced and key_problem(event.key) is None:
                 self._stage(where.app, _row(event, None, None, deleted=True), raw)
+            return
+        if misplaced:
+            placed = self._buckets.get(where.app or "") or "none (its placement is unknown)"
+            self._quarantine(
+                event, where.app, f"{where.app}'s files live in bucket {placed}, not {self._bucket(event)}"
+            )
             return
         if not where.allowed or where.folder is None:
             self._quarantine(event, where.app, where.reason)
             return
         self._created(event, where, raw)
+
+    def _bucket(self, event: StorageEvent) -> str:
+        return event.bucket or self.deps.objects.bucket
+
+    def _objects(self, event: StorageEvent) -> ObjectStore:
+        """The store of the bucket the event comes from (the shared one, or an app's own)."""
+        return self.deps.objects.in_bucket(self._bucket(event))
 
     def _locate(self, key: str) -> Verdict:
         """`locate`, with the folder match cached per directory (it depends on nothing else)."""
@@ -105,7 +129,7 @@ class IndexingProcessor(StagingBatchProcessor):
         assert where.folder is not None
         head: ObjectHead | None = None
         if self._trusts_metadata(event) or where.folder.content_types != (ANY_TYPE,):
-            head = self.deps.objects.head(event.key)
+            head = self._objects(event).head(event.key)
             if head is None:
                 return  # gone already (removed or quarantined by an earlier delivery): nothing to index
         actor = self._actor(event, head)
@@ -146,8 +170,9 @@ class IndexingProcessor(StagingBatchProcessor):
         return self._principals[event.principal]
 
     def _quarantine(self, event: StorageEvent, app: str | None, reason: str) -> None:
-        self.deps.objects.move(event.key, QUARANTINE_PREFIX + event.key)
+        self._objects(event).move(event.key, QUARANTINE_PREFIX + event.key)
         detail = {
+            "bucket": self._bucket(event),
             "event": event.name,
             "size": event.size,
             "principal": event.principal,
@@ -187,6 +212,15 @@ class IndexingProcessor(StagingBatchProcessor):
                 logger.exception("index write failed; its records will be retried", extra={"app": app})
                 self.fail({id(raw): raw for _, raw in staged}.values())
         self._pending.clear()
+
+
+def _placement(shared: str, slug: str, spec: StorageSpec) -> str | None:
+    """The app's bucket; None if its placement cannot be worked out (every upload then fails closed)."""
+    try:
+        return app_bucket(shared, slug, spec)
+    except PlacementError:
+        logger.exception("storage placement unknown; the app's uploads are quarantined", extra={"app": slug})
+        return None
 
 
 def _row(event: StorageEvent, content_type: str | None, uploader: str | None, *, deleted: bool) -> FileRow:

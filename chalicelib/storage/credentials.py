@@ -147,7 +147,8 @@ def vend(
     sts: Any, tenant: AppRecord, actor: Actor, *, bucket: str, region: str, seconds: int
 ) -> dict[str, Any]:
     """Credentials of `tenant`'s role for `actor`, narrowed to their folders, in the shape an
-    Amplify JS v6 credentials provider returns (`expiration` as ISO 8601 UTC).
+    Amplify JS v6 credentials provider returns (`expiration` as ISO 8601 UTC). `bucket` is the
+    stage's shared bucket; the session policy and the answer name the app's placement's bucket.
 
     StorageRefusal: the caller may use no folder, or is not a user with a Cognito sub.
     SessionPolicyTooLargeError, StsUnavailableError, StsRefusedError: see each.
@@ -158,7 +159,11 @@ def vend(
         raise StorageRefusal(f"storage credentials are for users with a Cognito sub; got {actor.user_id!r}")
     if not tenant.iam_role_arn:
         raise StsRefusedError(f"app {tenant.slug} has no IAM role yet: provision it (integreat apps sync)")
-    found = grants(tenant.slug, STORAGE.of(tenant), actor)
+    from chalicelib.storage.placement import app_bucket
+
+    spec = STORAGE.of(tenant)
+    bucket = app_bucket(bucket, tenant.slug, spec)
+    found = grants(tenant.slug, spec, actor)
     if not found:
         raise StorageRefusal(f"{who(actor)} may neither write nor read any folder of {tenant.slug}")
     policy = policy_for(bucket, found)

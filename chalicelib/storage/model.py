@@ -7,6 +7,11 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 USER = "{user}"  # the per-user segment of a folder path
+#: Where an app's objects live (`bucket = ...` in `[apps.<slug>.storage]`): its folder `<slug>/` of
+#: the stage's shared bucket, or a bucket of its own (chalicelib/storage/placement.py names it).
+SHARED = "shared"
+DEDICATED = "dedicated"
+PLACEMENTS = (SHARED, DEDICATED)
 
 #: Who holds a folder right: one principal (MEMBERS, OWNER or one of the app's roles), or several,
 #: any of whom is admitted (issue 18: Amplify lets two groups write one path). One principal stays
@@ -49,6 +54,12 @@ class FolderRule(NamedTuple):
 
 
 class StorageSpec(NamedTuple):
-    """An app's folders. None declared: every upload is refused (deny by default)."""
+    """An app's folders and their placement. No folder declared: every upload is refused (deny
+    by default). The keys are `<slug>/<folder>/...` whichever bucket holds them."""
 
     folders: tuple[FolderRule, ...] = ()
+    bucket: str = SHARED  # SHARED or DEDICATED
+
+    @property
+    def dedicated(self) -> bool:
+        return self.bucket == DEDICATED

@@ -1,4 +1,7 @@
-"""The one bucket, behind a small wrapper: head, copy, delete and presigned URLs.
+"""A bucket behind a small wrapper: head, copy, delete and presigned URLs.
+
+The runtime's store is the stage's shared bucket; `in_bucket` gives the same client on another
+(an app's own, chalicelib/storage/placement.py), and `for_app` the one that holds an app's objects.
 
 botocore errors are translated here: a missing object is None, anything else is a
 StorageBackendError (transient: the consumer reports the record as failed and SQS retries it).
@@ -6,7 +9,10 @@ StorageBackendError (transient: the consumer reports the record as failed and SQ
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from chalicelib.storage.model import StorageSpec
 
 
 class StorageBackendError(Exception):
@@ -24,6 +30,16 @@ class ObjectStore:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
         self.bucket = bucket
+
+    def in_bucket(self, bucket: str) -> ObjectStore:
+        """The same client on `bucket` (this store if it is already that bucket)."""
+        return self if bucket == self.bucket else ObjectStore(self._s3, bucket)
+
+    def for_app(self, slug: str, spec: StorageSpec) -> ObjectStore:
+        """The store of the bucket that holds `slug`'s objects, this store being the shared bucket."""
+        from chalicelib.storage.placement import app_bucket
+
+        return self.in_bucket(app_bucket(self.bucket, slug, spec))
 
     def head(self, key: str) -> ObjectHead | None:
         response = self._call("head_object", missing_ok=True, Key=key)

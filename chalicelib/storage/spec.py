@@ -7,6 +7,7 @@ provisioning); it reads through the `Table` it is handed, so the TOML reader is 
 here at run time.
 
     [apps.church.storage]
+    bucket = "shared"                  # or "dedicated": a bucket of the app's own (placement.py)
     max_size = "10MB"                  # default for its folders
     content_types = ["image/*"]        # default for its folders (no platform default: deny)
     [apps.church.storage.folders."private/{user}/"]
@@ -23,11 +24,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from chalicelib.storage.model import PLACEMENTS, SHARED, access_of
 from chalicelib.storage.model import USER as USER
 from chalicelib.storage.model import Access as Access
 from chalicelib.storage.model import FolderRule as FolderRule
 from chalicelib.storage.model import StorageSpec as StorageSpec
-from chalicelib.storage.model import access_of
 from chalicelib.storage.model import principals as principals
 
 if TYPE_CHECKING:
@@ -56,10 +57,14 @@ _T = TypeVar("_T")
 _SIZE = re.compile(r"([0-9]{1,13})(B|KB|MB|GB)")
 _UNITS = {"B": 1, "KB": KB, "MB": MB, "GB": GB}
 
-STORAGE_KEYS = ("max_size", "content_types", "folders")
+STORAGE_KEYS = ("bucket", "max_size", "content_types", "folders")
 FOLDER_KEYS = ("write", "read", "content_types", "max_size")
 _SIZE_RULE = 'integer bytes, or a string such as "10MB" (B, KB, MB or GB; 1 KB = 1024 B), from 1 B to 5 GB'
 _TYPES_RULE = 'a non-empty array of media types such as ["image/*", "application/pdf"]'
+_PLACEMENT_RULE = (
+    f"{PLACEMENTS[0]!r} (the app's folder of the stage's one bucket, the default) or {PLACEMENTS[1]!r}"
+    " (a bucket of the app's own, named <platform>-<stage>-app-<slug>-<account id>)"
+)
 _TYPE_RULE = "a lowercase media type: 'type/subtype', 'type/*' or '*/*' (RFC 6838: a-z, 0-9, !#$&^_.+-)"
 
 
@@ -159,6 +164,7 @@ def parse_storage(app: Table, roles: tuple[str, ...] | None) -> StorageSpec | No
         return None
     before = len(table.issues)
     table.check_keys(STORAGE_KEYS)
+    placement = _placement(table)
     defaults = _Defaults(
         _max_size(table) if "max_size" in table.values else None,
         _content_types(table) if "content_types" in table.values else None,
@@ -170,9 +176,17 @@ def parse_storage(app: Table, roles: tuple[str, ...] | None) -> StorageSpec | No
         return None
     rules = [_parse_folder(folders, path, defaults, roles) for path in folders.values]
     _check_overlaps(folders, [path for path in folders.values if folder_path_problem(path) is None])
-    if len(table.issues) != before:
+    if len(table.issues) != before or placement is None:
         return None
-    return StorageSpec(tuple(rule for rule in rules if rule is not None))
+    return StorageSpec(tuple(rule for rule in rules if rule is not None), placement)
+
+
+def _placement(table: Table) -> str | None:
+    value = table.text("bucket", _PLACEMENT_RULE, default=SHARED)
+    if value is not None and value not in PLACEMENTS:
+        table.reject("bucket", _PLACEMENT_RULE, value)
+        return None
+    return value
 
 
 def _parse_folder(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,9 +12,10 @@ from chalicelib.db.pool import connector
 from chalicelib.db.provision import bootstrap
 from chalicelib.provisioning.database import SyncReport, sync_apps
 from chalicelib.provisioning.integrations import sync_integrations
+from chalicelib.storage.model import StorageSpec
 from chalicelib.tenancy.manifest import load_manifest
 from chalicelib.tenancy.slugs import validate_slug
-from integreat import context, offboarding
+from integreat import cells, context, offboarding, offboarding_storage
 from integreat.commands.common import ManifestOpt, WorkersOpt, console, err, operator_url, progress
 
 apps_cli = typer.Typer(help="The apps (tenants) of the platform.", no_args_is_help=True)
@@ -65,6 +66,7 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4, full: FullO
     declared = load_manifest(manifest)
     apps = declared.apps
     url = operator_url()
+    urls = cells.cell_urls(declared.cells, url)
     identity = context.identity_provisioner()
     if identity is None:
         err.print(
@@ -82,6 +84,8 @@ def apps_sync(manifest: ManifestOpt = None, workers: WorkersOpt = 4, full: FullO
             identity=identity,
             full=full,
             progress=lambda phase, _slug: bars.advance(tasks[phase]),
+            cells=declared.cells,
+            cell_connects=cells.cell_connects(urls),
         )
     _print_sync(report)
     synced = sync_integrations(connector(url), declared.integrations)
@@ -131,18 +135,43 @@ def apps_remove(
         )
         raise typer.Exit(2)
     url = operator_url()
+    files = _files_of(slug)
     if export is not None:
         done = offboarding.export_app(url, slug, export)
         console.print(
             f"exported {sum(done.tables.values())} rows from {len(done.tables)} tables to {done.dump}"
         )
-    if not yes and not typer.confirm(f"Drop schema app_{slug} and its roles now?"):
+        if files is not None:
+            count = offboarding_storage.export_objects(*files, export)
+            console.print(f"exported {count} files to {export / 'objects'}")
+    if not yes and not typer.confirm(f"Drop schema app_{slug}, its roles and its files now?"):
         raise typer.Exit(1)
     offboarding.remove(url, slug)
+    if files is None:
+        err.print(
+            f"[yellow]no bucket configured (INTEGREAT_BUCKET): the files under {slug}/ were left[/yellow]"
+        )
+    else:
+        removed = offboarding_storage.remove_objects(*files)
+        console.print(f"removed {removed.objects} objects from {removed.bucket}"
+                      + (" and the bucket" if removed.bucket_deleted else ""))  # fmt: skip
     console.print(
         f"removed {slug}"
         + (f"; restore with `integreat apps restore {slug} --from {export}`" if export else "")
     )
+
+
+def _files_of(slug: str) -> tuple[Any, str, str, StorageSpec] | None:
+    """(s3, shared bucket, slug, storage spec) for the app's files, or None without a bucket. The
+    manifest says where they live (an app no longer declared: the shared bucket's prefix)."""
+    from chalicelib.settings import get_settings
+
+    bucket = get_settings().bucket or (context.running_platform() or {}).get("bucket")
+    if not bucket:
+        return None
+    declared = {app.slug: app for app in load_manifest().apps}
+    spec = declared[slug].storage if slug in declared else StorageSpec()
+    return context.aws_client("s3"), str(bucket), slug, spec
 
 
 @apps_cli.command("restore")
@@ -158,3 +187,28 @@ def apps_restore(
     app = load_manifest(manifest).app(slug)
     offboarding.restore_app(operator_url(), app, source)
     console.print(f"restored {slug}")
+
+
+@apps_cli.command("move")
+def apps_move(
+    slug: str,
+    to: Annotated[
+        str, typer.Option("--to", help="The cell to move it to (a [cells.<name>] of the manifest).")
+    ],
+    manifest: ManifestOpt = None,
+) -> None:
+    """Move an app to another cell (database): copy, verify row counts, switch, drop the source.
+    Its writes are refused (503, Retry-After) during the copy; a failure leaves it where it was.
+
+    Example: integreat apps move events --to eu2
+    """
+    validate_slug(slug)
+    spec = load_manifest(manifest).cells
+    if spec.named(to) is None:
+        err.print(f"unknown cell {to!r}; declared: {', '.join(c.name for c in spec.cells) or 'none'}")
+        raise typer.Exit(2)
+    done = cells.move_app(cells.cell_urls(spec, operator_url()), slug, spec.key(to))
+    rows = sum(done.tables.values())
+    console.print(f"moved {slug} to {to}: {rows} rows in {len(done.tables)} tables, {done.seconds:.1f} s")
+    if done.leftovers:
+        err.print(f"[yellow]{done.leftovers}[/yellow]")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -89,6 +90,30 @@ def bucket(
     files.add_event_notification(s3.EventType.OBJECT_CREATED, target)
     files.add_event_notification(s3.EventType.OBJECT_REMOVED, target)
     return files
+
+
+def app_buckets(stage: Stage, suffix: str = "") -> str:
+    """This stage's dedicated app buckets (`<platform>-<stage>-app-<slug>-<account id>`,
+    chalicelib/storage/placement.py), or their keys with `suffix` "/*"."""
+    return f"arn:{cdk.Aws.PARTITION}:s3:::{stage.prefix}-app-*{suffix}"
+
+
+def admit_app_buckets(storage_queue: sqs.Queue, stage: Stage) -> None:
+    """The storage-events queue takes the notifications of the stage's dedicated app buckets too
+    (issue 16; the provisioner makes them, `<platform>-<stage>-app-*`), from this account only:
+    bucket names are global, so a look-alike in another account is refused by `aws:SourceAccount`."""
+    storage_queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AppBucketNotifications",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[storage_queue.queue_arn],
+            conditions={
+                "ArnLike": {"aws:SourceArn": app_buckets(stage)},
+                "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+            },
+        )
+    )
 
 
 def _cors_rule(rule: dict[str, Any]) -> s3.CorsRule:

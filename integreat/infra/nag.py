@@ -19,6 +19,12 @@ LOGS = {
 }
 OBJECTS = {"regex": "/^Resource::<Files[0-9A-F]+\\.Arn>\\/\\*$/g"}
 QUARANTINE = {"regex": "/^Resource::<Files[0-9A-F]+\\.Arn>\\/_quarantine\\/\\*$/g"}
+#: The stage's dedicated app buckets (issue 16), `<platform>-<stage>-app-*`, and their keys.
+APP_BUCKETS = {"regex": "/^Resource::arn:<AWS::Partition>:s3:::[a-z][a-z0-9-]*-app-\\*$/g"}
+APP_BUCKET_OBJECTS = {"regex": "/^Resource::arn:<AWS::Partition>:s3:::[a-z][a-z0-9-]*-app-\\*\\/\\*$/g"}
+APP_BUCKET_QUARANTINE = {
+    "regex": "/^Resource::arn:<AWS::Partition>:s3:::[a-z][a-z0-9-]*-app-\\*\\/_quarantine\\/\\*$/g"
+}
 APP_ROLES = {
     "regex": "/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role\\/[a-z][a-z0-9-]*\\/\\*$/g"
 }
@@ -87,17 +93,20 @@ def suppress(stack: cdk.Stack) -> None:
         stack,
         f"{path}/ApiHandlerRole/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
-        "Get/Put on the platform bucket's keys: the API signs upload and download URLs for any app"
-        " folder after its own per-app folder check (chalicelib/storage/rules.py).",
-        [OBJECTS],
+        "Get/Put on the platform bucket's keys and on those of this stage's dedicated app buckets"
+        " (<platform>-<stage>-app-*, made by the provisioner, names unknown to the template): the API"
+        " signs upload and download URLs for any app folder after its own per-app folder check"
+        " (chalicelib/storage/rules.py).",
+        [OBJECTS, APP_BUCKET_OBJECTS],
     )
     _on(
         stack,
         f"{path}/OnStorageEventRole/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
-        "The storage consumer inspects and quarantines uploads of every app folder; it may write"
+        "The storage consumer inspects and quarantines uploads of every app folder, in the platform"
+        " bucket and in this stage's dedicated app buckets (<platform>-<stage>-app-*); it may write"
         " only under _quarantine/.",
-        [OBJECTS, QUARANTINE],
+        [OBJECTS, QUARANTINE, APP_BUCKET_OBJECTS, APP_BUCKET_QUARANTINE],
     )
 
     _on(
@@ -114,9 +123,11 @@ def suppress(stack: cdk.Stack) -> None:
         f"{path}/ProvisionRole/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
         "The app roles under the platform's IAM path (role/<platform>/*), one per manifest app made at"
-        " deploy, and their client-id parameters (parameter/<platform>/<stage>/apps/*): names not"
-        " known to the template; PassRole of the roles is allowed to Cognito only.",
-        [APP_ROLES, CLIENT_ID_PARAMETERS],
+        " deploy, their client-id parameters (parameter/<platform>/<stage>/apps/*) and the buckets of"
+        " apps with storage of their own (<platform>-<stage>-app-*, bucket settings only, no object"
+        " or delete action): names not known to the template; PassRole of the roles is allowed to"
+        " Cognito only.",
+        [APP_ROLES, CLIENT_ID_PARAMETERS, APP_BUCKETS],
     )
     _provider(stack, f"{path}/Provisioner")
 

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from chalicelib.provisioning.deploy import progress_parameter
 from integreat.infra.api import Api
-from integreat.infra.data import Secrets, reference, removal
+from integreat.infra.data import Secrets, app_buckets, reference, removal
 from integreat.infra.identity import Identity
 from integreat.infra.stages import Stage
 
@@ -35,11 +35,12 @@ QUERY_INTERVAL = cdk.Duration.seconds(10)
 
 
 def provisioning(
-    scope: Construct, stage: Stage, app: Api, users: Identity, bucket_name: str, secrets: Secrets,
-    manifest_file: Path,
+    scope: Construct, stage: Stage, app: Api, users: Identity, bucket_name: str, storage_queue_arn: str,
+    secrets: Secrets, manifest_file: Path,
 ) -> cdk.CustomResource:  # fmt: skip
     manifest = s3_assets.Asset(scope, "Manifest", path=str(manifest_file))
     _grant(app.roles["provision"], stage, users, manifest)
+    _grant_app_buckets(app.roles["provision"], stage)
     operator_url = reference(secrets.operator_url)
     for logical in ("Provision", "ProvisionComplete"):
         app.chalice.add_environment_variable("INTEGREAT_DATABASE_URL", operator_url, logical)
@@ -63,6 +64,8 @@ def provisioning(
             "ManifestBucket": manifest.s3_bucket_name, "ManifestKey": manifest.s3_object_key,
             "Platform": stage.platform, "Stage": stage.name, "AccountId": cdk.Aws.ACCOUNT_ID,
             "UserPoolId": users.user_pool.user_pool_id, "Bucket": bucket_name,
+            # Apps with a bucket of their own (chalicelib/provisioning/storage.py ensure_app_bucket).
+            "StorageQueueArn": storage_queue_arn, "BucketVersioning": str(stage.bucket_versioning).lower(),
         },
     )  # fmt: skip
 
@@ -93,4 +96,21 @@ def _grant(role: iam.Role, stage: Stage, users: Identity, manifest: s3_assets.As
             resources=[app_roles],
             conditions={"StringEquals": {"iam:PassedToService": "cognito-idp.amazonaws.com"}},
         )
+    )
+
+
+#: What `ensure_app_bucket` calls, on the bucket only (HeadBucket is s3:ListBucket). Never an
+#: object action, DeleteBucket or PutBucketAcl: app data leaves only through `integreat apps remove`.
+APP_BUCKET_ACTIONS = [
+    "s3:CreateBucket", "s3:ListBucket", "s3:GetBucketTagging", "s3:PutBucketTagging",
+    "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPolicy", "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:PutBucketNotification",
+    "s3:PutBucketCORS",
+]  # fmt: skip
+
+
+def _grant_app_buckets(role: iam.Role, stage: Stage) -> None:
+    """The stage's dedicated app buckets (`<platform>-<stage>-app-*`) and no other bucket."""
+    role.add_to_policy(
+        iam.PolicyStatement(sid="AppBuckets", actions=APP_BUCKET_ACTIONS, resources=[app_buckets(stage)])
     )

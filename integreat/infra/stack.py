@@ -34,7 +34,9 @@ class PlatformStack(cdk.Stack):
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
         _grant(app, stage, users, bucket, queues, secrets)
-        apps = provisioning(self, stage, app, users, bucket.bucket_name, secrets, manifest_file)
+        data.admit_app_buckets(queues.storage, stage)
+        apps = provisioning(self, stage, app, users, bucket.bucket_name, queues.storage.queue_arn, secrets,
+                            manifest_file)  # fmt: skip
         Frontends(self, "Frontends", stage, manifest, users, bucket.bucket_name, app.url, apps)
         _outputs(self, app, users, bucket.bucket_name, queues, secrets)
         suppress(self)
@@ -60,10 +62,12 @@ def _grant(
             resources=[pool_arn],
         )
     )
-    objects = bucket.arn_for_objects("*")
+    # The shared bucket's keys, and those of the stage's dedicated buckets (issue 16: an app's
+    # own, `<platform>-<stage>-app-*`, made by the provisioner; chalicelib/storage/placement.py).
+    objects = [bucket.arn_for_objects("*"), data.app_buckets(stage, "/*")]
     # Presigned uploads and downloads are signed with the API's role: it needs what it signs.
     roles["api_handler"].add_to_policy(
-        iam.PolicyStatement(sid="SignFileUrls", actions=["s3:PutObject", "s3:GetObject"], resources=[objects])
+        iam.PolicyStatement(sid="SignFileUrls", actions=["s3:PutObject", "s3:GetObject"], resources=objects)
     )
     # Direct storage access: the API vends an app's credentials (POST /apps/{app}/storage/credentials,
     # AssumeRole of the app's role with a session policy and tags); this stage's app roles only.
@@ -91,13 +95,12 @@ def _grant(
     # HeadObject (GetObject) when a rule needs the type or uploader; quarantine is copy, then delete.
     consumer.add_to_policy(
         iam.PolicyStatement(
-            sid="CheckAndMove", actions=["s3:GetObject", "s3:DeleteObject"], resources=[objects]
+            sid="CheckAndMove", actions=["s3:GetObject", "s3:DeleteObject"], resources=objects
         )
     )
+    quarantine = [bucket.arn_for_objects("_quarantine/*"), data.app_buckets(stage, "/_quarantine/*")]
     consumer.add_to_policy(
-        iam.PolicyStatement(
-            sid="Quarantine", actions=["s3:PutObject"], resources=[bucket.arn_for_objects("_quarantine/*")]
-        )
+        iam.PolicyStatement(sid="Quarantine", actions=["s3:PutObject"], resources=quarantine)
     )
     queues.storage.grant_consume_messages(roles["on_storage_event"])
     queues.events.grant_consume_messages(roles["on_cross_app_event"])

@@ -254,7 +254,12 @@ class LocalPlatform:
         from chalicelib.provisioning.database import sync_apps
         from chalicelib.provisioning.identity import IdentityConfig, IdentityProvisioner
         from chalicelib.provisioning.queues import ensure_queue
-        from chalicelib.provisioning.storage import ensure_bucket_cors, ensure_storage
+        from chalicelib.provisioning.storage import (
+            AppBuckets,
+            AppBucketSettings,
+            ensure_bucket_cors,
+            ensure_storage,
+        )
         from chalicelib.tenancy.manifest import load_manifest
         from integreat.context import login_url
         from integreat.identity_pool import create_user_pool_kwargs
@@ -267,18 +272,19 @@ class LocalPlatform:
         )
         # The production pool's settings (integreat/identity_pool.py), read by the CDK stack too.
         pool = pool or cognito.create_user_pool(**create_user_pool_kwargs(POOL_NAME))["UserPool"]["Id"]
-        ensure_storage(
+        storage = ensure_storage(
             client("s3", base), client("sqs", base), bucket=BUCKET, queue=STORAGE_QUEUE, region=REGION
         )
         ensure_queue(client("sqs", base), EVENTS_QUEUE)
         account = str(client("sts", base).get_caller_identity()["Account"])
         config = IdentityConfig(pool, "integreat", "local", account, password_auth=True, bucket=BUCKET)
-        manifest = load_manifest()
-        report = sync_apps(
-            connector(operator_url),
-            manifest.apps,
-            identity=IdentityProvisioner(cognito, client("iam", base), config),
+        # Apps with `bucket = "dedicated"` get their own (http here: no TLS-only policy), as in AWS.
+        buckets = AppBuckets(
+            client("s3", base), AppBucketSettings(storage.queue_arn, REGION, tls_only=False), True
         )
+        provisioner = IdentityProvisioner(cognito, client("iam", base), config, buckets=buckets)
+        manifest = load_manifest()
+        report = sync_apps(connector(operator_url), manifest.apps, identity=provisioner)
         if not report.ok:
             raise PlatformError(f"provisioning failed: {report.failed}")
         progress(f"provisioned: {', '.join(report.active)}")
@@ -288,7 +294,7 @@ class LocalPlatform:
         )
         sync_local_integrations(operator_url, manifest.integrations, client("secretsmanager", base), progress)
         if self._owns_moto:
-            self._restore(operator_url, IdentityProvisioner(cognito, client("iam", base), config), progress)
+            self._restore(operator_url, provisioner, progress)
         return base._replace(
             runtime_database_url=login_url(operator_url, "integreat_runtime"),
             user_pool_id=pool,

@@ -8,11 +8,12 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from chalicelib.aws import client
 from chalicelib.db.pool import connector
 from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec
 from tests.cli import run_integreat
-from tests.conftest import Platform
+from tests.conftest import TEST_BUCKET, IdentityPlatform, Platform
 
 
 def integreat(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,3 +113,29 @@ def test_help_shows_an_example(platform: Platform, command: list[str]) -> None:
     result = integreat(platform, *command)
     assert result.returncode == 0
     assert "Example" in result.stdout or "Commands" in result.stdout
+
+
+def test_apps_remove_exports_and_removes_the_apps_files_too(
+    identity: IdentityPlatform, unique_slug: str, tmp_path: Path
+) -> None:
+    # Given an app with a file under its folder of the shared bucket, and another app's file
+    assert sync_apps(
+        connector(identity.platform.operator_url), [AppSpec(unique_slug, "Leaving", "invite", ("member",))]
+    ).ok
+    s3 = client("s3", identity.settings)
+    s3.put_object(Bucket=TEST_BUCKET, Key=f"{unique_slug}/uploads/a.txt", Body=b"mine")
+    s3.put_object(Bucket=TEST_BUCKET, Key="church/uploads/keep.txt", Body=b"theirs")
+
+    # When it is removed with an export, the bucket configured as on a deployed stage
+    export = tmp_path / "export"
+    result = run_integreat(
+        "apps", "remove", unique_slug, "--export", str(export), "--yes",
+        INTEGREAT_DATABASE_URL=identity.platform.operator_url, INTEGREAT_STAGE="test",
+        INTEGREAT_AWS_ENDPOINT_URL=identity.endpoint, INTEGREAT_BUCKET=TEST_BUCKET, AWS_REGION="eu-west-1",
+    )  # fmt: skip
+
+    # Then its file is in the export and gone from the bucket; the other app's file is untouched
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (export / "objects" / unique_slug / "uploads" / "a.txt").read_bytes() == b"mine"
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=f"{unique_slug}/").get("KeyCount") == 0
+    assert s3.get_object(Bucket=TEST_BUCKET, Key="church/uploads/keep.txt")["Body"].read() == b"theirs"
