@@ -32,7 +32,9 @@ def list_apps() -> dict[str, Any]:
     apps = sorted(registry.all().values(), key=lambda a: a.slug)
     active = [a for a in apps if a.status == "active"]
     figures = app_figures(
-        rt.database, [a.slug for a in active if a.cell is None], [a.slug for a in active if a.cell is not None]
+        rt.database,
+        [a.slug for a in active if a.cell is None],
+        [a.slug for a in active if a.cell is not None],
     )
     return {"apps": [_app(a, figures.get(a.slug)) for a in apps], "queues": _queue_depths()}
 

@@ -26,6 +26,7 @@ from chalice.app import Blueprint
 
 if TYPE_CHECKING:  # the imports below stay off every function's cold start (app.py imports this)
     from chalicelib.apps.manifest import AppSpec, Manifest
+    from chalicelib.cells.model import CellsSpec
     from chalicelib.db.pool import Connect
     from chalicelib.provisioning.database import SyncReport
 
@@ -197,7 +198,10 @@ class AwsSteps:
         identity = IdentityProvisioner(
             *provisioning_clients(settings), config, buckets=self._buckets(settings)
         )  # adaptive retries
-        return sync_apps(self._connect(), apps, identity=identity)
+        cells = self.manifest().cells
+        return sync_apps(
+            self._connect(), apps, identity=identity, cells=cells, cell_connects=_cell_connects(cells)
+        )
 
     def _buckets(self, settings: Any) -> Any:
         """Apps with a bucket of their own (`StorageQueueArn`, `BucketVersioning`: the stack's)."""
@@ -263,3 +267,23 @@ def write_parameters(ssm: Any, values: Mapping[str, str]) -> None:
         current = {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=batch)["Parameters"]}
         for name in (n for n in batch if current.get(n) != values[n]):
             ssm.put_parameter(Name=name, Value=values[name], Type="String", Tier="Standard", Overwrite=True)
+
+
+def _cell_connects(cells: CellsSpec) -> dict[str, Any]:
+    """The operator connection of every declared cell but home, from the variable the manifest
+    names (the stack sets each from the cell's secret); a missing one fails the deploy, saying so."""
+    import os
+
+    from chalicelib.db.pool import connector
+
+    connects = {}
+    for cell in cells.cells:
+        if cell.home:
+            continue
+        url = os.environ.get(cell.url_env)
+        if not url:
+            raise DeployError(
+                f"cell {cell.name!r}: {cell.url_env} is not set on the provisioner (its operator URL)"
+            )
+        connects[cell.name] = connector(url)
+    return connects

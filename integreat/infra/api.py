@@ -18,7 +18,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.identity.names import api_iam_role_name
-from integreat.infra.data import Queues, Secrets, reference
+from integreat.infra.data import Queues, Secrets, cell_environment, reference
 from integreat.infra.stages import Stage
 
 PROJECT = Path(__file__).resolve().parents[2]  # app.py and .chalice/ live here
@@ -63,6 +63,7 @@ def api(
         "INTEGREAT_STORAGE_QUEUE": f"{stage.prefix}-storage-events",
         "INTEGREAT_PLATFORM_NAME": stage.platform,
         "INTEGREAT_API_ROLE_ID": roles["api_handler"].role_id,
+        **cell_environment(secrets),
     }
     os.environ.setdefault("AWS_DEFAULT_REGION", stage.region)  # chalice package asks botocore for one
     # (synthesize() restores the environment afterwards)

@@ -3,7 +3,8 @@ with their DLQs, and the secrets (database URLs, integration keys)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import aws_cdk as cdk
@@ -14,9 +15,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from chalicelib.cells.model import CellsSpec
 from chalicelib.frontends.bucket import cors_rules
 from chalicelib.frontends.model import FrontendSpec
 from chalicelib.integrations.model import IntegrationSpec
+from chalicelib.settings import CELL_RUNTIME_URL_PREFIX, CELL_RUNTIME_URL_SUFFIX
 from integreat.infra.stages import Stage
 
 MAX_RECEIVE_COUNT = 5  # DESIGN decision 3
@@ -36,10 +39,32 @@ def reference(secret: secretsmanager.ISecret) -> str:
     return cdk.SecretValue.secrets_manager(secret.secret_name).unsafe_unwrap()
 
 
+NO_CELLS = CellsSpec()  # one database: today's
+
+
+class CellSecrets(NamedTuple):
+    """A cell's URLs (issue 16): its operator (the provisioner, under the manifest's `url_env`)
+    and its runtime (every function, as INTEGREAT_CELL_<NAME>_RUNTIME_URL)."""
+
+    url_env: str
+    operator_url: secretsmanager.ISecret
+    runtime_url: secretsmanager.ISecret
+
+
 class Secrets(NamedTuple):
     operator_url: secretsmanager.ISecret  # a role that may CREATE ROLE: the provisioner
     runtime_url: secretsmanager.ISecret  # integreat_runtime: every function
     integrations: dict[str, secretsmanager.ISecret]
+    cells: Mapping[str, CellSecrets] = MappingProxyType({})  # every declared cell but home
+
+
+def cell_environment(secrets: Secrets) -> dict[str, str]:
+    """What every function is told of the other cells: each one's runtime URL (a reference to
+    its secret, resolved at deploy). Lambda's 4 KB of variables hold about 20 cells (4,000 apps)."""
+    return {
+        f"{CELL_RUNTIME_URL_PREFIX}{name.upper()}{CELL_RUNTIME_URL_SUFFIX}": reference(cell.runtime_url)
+        for name, cell in secrets.cells.items()
+    }
 
 
 def removal(stage: Stage) -> cdk.RemovalPolicy:
@@ -124,7 +149,9 @@ def _cors_rule(rule: dict[str, Any]) -> s3.CorsRule:
     )  # fmt: skip
 
 
-def secrets(scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...]) -> Secrets:
+def secrets(
+    scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...], cells: CellsSpec = NO_CELLS
+) -> Secrets:
     """Referenced by name, never created here: the operator stores each value before the first
     deploy (the provisioner needs the operator URL during that very deploy, and a placeholder
     would fail it), and the stack's lifetime never decides a secret's (see README, Deploying)."""
@@ -136,6 +163,20 @@ def secrets(scope: Construct, stage: Stage, specs: tuple[IntegrationSpec, ...]) 
         operator_url=secret("OperatorDatabaseUrl", f"{stage.prefix}/database/operator"),
         runtime_url=secret("RuntimeDatabaseUrl", f"{stage.prefix}/database/runtime"),
         integrations={spec.name: secret(f"Integration{_camel(spec.name)}", spec.secret) for spec in specs},
+        cells={
+            cell.name: CellSecrets(
+                cell.url_env,
+                secret(
+                    f"Cell{_camel(cell.name)}OperatorUrl",
+                    f"{stage.prefix}/database/cells/{cell.name}/operator",
+                ),
+                secret(
+                    f"Cell{_camel(cell.name)}RuntimeUrl", f"{stage.prefix}/database/cells/{cell.name}/runtime"
+                ),
+            )
+            for cell in cells.cells
+            if not cell.home
+        },
     )
 
 

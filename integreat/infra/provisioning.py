@@ -44,6 +44,8 @@ def provisioning(
     operator_url = reference(secrets.operator_url)
     for logical in ("Provision", "ProvisionComplete"):
         app.chalice.add_environment_variable("INTEGREAT_DATABASE_URL", operator_url, logical)
+        for cell in secrets.cells.values():  # each other cell's operator, where the manifest says
+            app.chalice.add_environment_variable(cell.url_env, reference(cell.operator_url), logical)
     waiter_logs = logs.LogGroup(
         scope,
         "ProvisionerWaiterLogs",

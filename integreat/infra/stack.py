@@ -30,7 +30,7 @@ class PlatformStack(cdk.Stack):
                          description=f"Integreat platform, stage {stage.name}")  # fmt: skip
         queues = data.queues(self, stage)
         bucket = data.bucket(self, stage, queues.storage, [a.frontend for a in manifest.apps])
-        secrets = data.secrets(self, stage, manifest.integrations)
+        secrets = data.secrets(self, stage, manifest.integrations, manifest.cells)
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
         _grant(app, stage, users, bucket, queues, secrets)
