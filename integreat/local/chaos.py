@@ -144,10 +144,20 @@ def users(info: dict[str, Any], run: str) -> dict[str, str]:
 
 
 def faults(platform: Platform) -> list[tuple[str, Callable[[], None]]]:
+    def until_logged(marker: str, cause: Callable[[], None], seconds: float = 30) -> None:
+        """`cause` the fault, then wait for the platform to log `marker` once more: the next
+        fault must not land while this one is still being repaired (a publish is answered 202
+        before Postgres is back, so the first 202 alone does not say it is)."""
+        seen = platform.log.read_text().count(marker)
+        cause()
+        deadline = time.monotonic() + seconds
+        while platform.log.read_text().count(marker) == seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def kill_postgres() -> None:
         pid = platform.postgres().pid()
         assert pid is not None, "no postmaster.pid"
-        os.kill(pid, signal.SIGKILL)
+        until_logged("postgres: died, restarted", lambda: os.kill(pid, signal.SIGKILL))
 
     def kill_platform() -> None:
         platform.kill()
@@ -158,12 +168,7 @@ def faults(platform: Platform) -> list[tuple[str, Callable[[], None]]]:
         platform.start()
 
     def crash_workers() -> None:
-        marker = "worker cross-app-events: died, restarted"
-        seen = platform.log.read_text().count(marker)
-        platform.signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 20
-        while platform.log.read_text().count(marker) == seen and time.monotonic() < deadline:
-            time.sleep(0.1)
+        until_logged("worker cross-app-events: died, restarted", lambda: platform.signal(signal.SIGUSR1), 20)
 
     return [("postgres_sigkill", kill_postgres), ("worker_crash", crash_workers),
             ("platform_sigkill", kill_platform), ("platform_sigint", stop_platform)]  # fmt: skip

@@ -282,7 +282,9 @@ class LocalPlatform:
         buckets = AppBuckets(
             client("s3", base), AppBucketSettings(storage.queue_arn, REGION, tls_only=False), True
         )
-        provisioner = IdentityProvisioner(cognito, client("iam", base), config, buckets=buckets)
+        # moto has no rate limits, and every restart re-applies identities (its IAM comes back
+        # empty): unpaced, so a restart after a crash is not seconds slower than it need be.
+        provisioner = IdentityProvisioner(cognito, client("iam", base), config, buckets=buckets, rates=None)
         manifest = load_manifest()
         report = sync_apps(connector(operator_url), manifest.apps, identity=provisioner)
         if not report.ok:
