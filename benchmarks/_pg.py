@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg2
 import psycopg2.errors
 
 from chalicelib.db.pool import connector
 from integreat.context import with_database
-from integreat.local.postgres import EmbeddedPostgres
+from integreat.local.postgres import throwaway_cluster
 
 DATABASE_URL_ENV = "INTEGREAT_DATABASE_URL"
 BENCH_DATABASE = "integreat_bench"
@@ -64,14 +61,8 @@ def _server() -> Iterator[tuple[str, bool]]:
     if external:
         yield external, True
         return
-    state = Path(tempfile.mkdtemp(prefix="integreat-bench-pg-"))
-    state.chmod(0o755)  # as root the server runs as its own user, which must reach the data dir
-    server = EmbeddedPostgres(state, durable=False)
-    try:
-        yield server.start(), False
-    finally:
-        server.stop()
-        shutil.rmtree(state, ignore_errors=True)
+    with throwaway_cluster("integreat-bench-pg-") as url:
+        yield url, False
 
 
 @contextmanager

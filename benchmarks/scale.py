@@ -32,7 +32,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -143,14 +143,15 @@ def scale_apps() -> list[AppSpec]:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server on a free loopback port for every AWS service, stopped on exit."""
+def moto_server(env: Mapping[str, str] = MOTO_ENV) -> Iterator[str]:
+    """A moto server on a free loopback port for every AWS service, with `env` (fake credentials)
+    set while it runs, stopped on exit. The test suite's session moto is this one too."""
     from moto.server import ThreadedMotoServer
 
     from integreat.local.postgres import free_port
 
-    saved = {key: os.environ.get(key) for key in MOTO_ENV}
-    os.environ.update(MOTO_ENV)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     try:

@@ -15,12 +15,9 @@ Run alone: `.venv/bin/python -m benchmarks.scale_cells`.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import psycopg2
 
@@ -34,7 +31,7 @@ from chalicelib.provisioning.database import sync_apps
 from chalicelib.tenancy.manifest import AppSpec
 from integreat.cells import move_app
 from integreat.context import with_database
-from integreat.local.postgres import EmbeddedPostgres
+from integreat.local.postgres import throwaway_cluster
 
 APPS = 1000
 CELLS = ("c1", "c2", "c3")
@@ -58,20 +55,13 @@ def _app(slug: str) -> AppSpec:
 
 @contextmanager
 def _cluster() -> Iterator[str]:
-    state = Path(tempfile.mkdtemp(prefix="integreat-bench-cell-"))
-    state.chmod(0o755)
-    server = EmbeddedPostgres(state, durable=False)
-    try:
-        url = server.start()
+    with throwaway_cluster("integreat-bench-cell-") as url:
         conn = psycopg2.connect(url)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE integreat_cell")
         conn.close()
         yield with_database(url, "integreat_cell")
-    finally:
-        server.stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def run() -> dict[str, float | int | bool]:

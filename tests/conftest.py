@@ -10,8 +10,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from chalicelib.settings import Settings
 from chalicelib.tenancy.manifest import AppSpec, load_manifest
 from chalicelib.tenancy.slugs import login_role
 from integreat.context import login_url, with_database
-from integreat.local.postgres import EmbeddedPostgres, free_port
+from integreat.local.postgres import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's per-request access log
@@ -59,14 +57,8 @@ def server_url() -> Iterator[str]:
     if external:
         yield external
         return
-    state = Path(tempfile.mkdtemp(prefix="integreat-test-pg-"))
-    state.chmod(0o755)  # as root, the server's own user must be able to reach its data dir
-    server = EmbeddedPostgres(state, durable=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(state, ignore_errors=True)
+    with throwaway_cluster("integreat-test-pg-") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -142,21 +134,10 @@ AWS_TEST_ENV = {
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server for every AWS service, on a free port of 127.0.0.1, stopped at the end."""
-    from moto.server import ThreadedMotoServer
+    from benchmarks.scale import moto_server
 
-    saved = {k: os.environ.get(k) for k in AWS_TEST_ENV}
-    os.environ.update(AWS_TEST_ENV)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{server._port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with moto_server(AWS_TEST_ENV) as url:
+        yield url
 
 
 @dataclass(frozen=True)

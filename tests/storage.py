@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -50,3 +51,36 @@ def s3_event(key: str, *, name: str = "ObjectCreated:Post", size: int = 10, sequ
 
 def batch(*events: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [record for event in events for record in event["Records"]]}
+
+
+def s3_front(
+    endpoint: str,
+    service_keys: Any,
+    policies: Callable[[str], list[dict[str, Any]]],
+    *,
+    sessions: Any = None,
+    roles: Any = None,
+    region: str = "eu-west-1",
+) -> Any:
+    """The local S3 front (integreat/local/aws_front.py) over the session's moto at `endpoint`,
+    knowing the test credentials as the platform's key (the API's principal), `service_keys`'
+    service credentials and, with `sessions`, vended sessions; `policies` gives a role's IAM
+    documents. Not started: `url = front.start()`, then `front.stop()`."""
+    import boto3
+
+    from integreat.local.aws_front import AwsFront
+    from integreat.local.s3_auth import Keyring
+    from integreat.local.s3_events import Notifications
+    from tests.conftest import AWS_TEST_ENV, MOTO_SENDER_ID
+
+    at_moto = {"endpoint_url": endpoint, "region_name": region}
+    platform = {AWS_TEST_ENV["AWS_ACCESS_KEY_ID"]: AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"]}
+    return AwsFront(
+        endpoint,
+        keyring=Keyring(platform, f"AWS:{MOTO_SENDER_ID}", service_keys, sessions),
+        policies=policies,
+        notifications=Notifications(boto3.client("sqs", **at_moto), region),
+        s3=boto3.client("s3", **at_moto),
+        region=region,
+        roles=roles,
+    )

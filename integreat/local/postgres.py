@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -322,3 +323,19 @@ class EmbeddedPostgres:
     def _write_meta(self, meta: dict[str, object]) -> None:
         self._meta_file.write_text(json.dumps(meta))
         self._meta_file.chmod(0o600)
+
+
+@contextlib.contextmanager
+def throwaway_cluster(prefix: str) -> Iterator[str]:
+    """A new non-durable embedded cluster in a temporary folder (tests, benchmarks): yields its
+    superuser URL; stopped and deleted on exit."""
+    import tempfile
+
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    state.chmod(0o755)  # as root the server runs as its own user, which must reach the data dir
+    server = EmbeddedPostgres(state, durable=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(state, ignore_errors=True)

@@ -7,11 +7,8 @@ in production a cell is a Neon project or branch with roles of its own.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -23,7 +20,7 @@ from chalicelib.db.tenant import RUNTIME_ROLE
 from chalicelib.provisioning.database import SyncReport, sync_apps
 from chalicelib.tenancy.manifest import AppSpec
 from integreat.context import login_url, with_database
-from integreat.local.postgres import EmbeddedPostgres
+from integreat.local.postgres import throwaway_cluster
 from tests.conftest import Platform
 
 CELL_DATABASE = "integreat_cell_b"
@@ -35,14 +32,8 @@ CELLS = CellsSpec(
 
 @pytest.fixture(scope="session")
 def cell_b_server() -> Iterator[str]:
-    state = Path(tempfile.mkdtemp(prefix="integreat-test-pg-cell-b-"))
-    state.chmod(0o755)
-    server = EmbeddedPostgres(state, durable=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(state, ignore_errors=True)
+    with throwaway_cluster("integreat-test-pg-cell-b-") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

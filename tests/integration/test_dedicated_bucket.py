@@ -38,13 +38,10 @@ from chalicelib.storage.section import STORAGE
 from chalicelib.storage.spec import MB
 from chalicelib.storage.uploads import upload_metadata
 from chalicelib.tenancy.manifest import AppSpec
-from integreat.local.aws_front import AwsFront
-from integreat.local.s3_auth import Keyring
-from integreat.local.s3_events import Notifications
 from integreat.offboarding_storage import export_objects, remove_objects
 from integreat.outputs import StageValues, storage_section
-from tests.conftest import AWS_TEST_ENV, MOTO_SENDER_ID, TEST_BUCKET, IdentityPlatform
-from tests.storage import drain
+from tests.conftest import TEST_BUCKET, IdentityPlatform
+from tests.storage import drain, s3_front
 
 REGION = "eu-west-1"
 ORIGIN = "https://youth.example.org"
@@ -262,19 +259,10 @@ def front(identity: IdentityPlatform, dedicated: Dedicated, service_keys: Servic
         roles["church"]: app_storage_policy(TEST_BUCKET, "church"),
         dedicated.role_id: app_storage_policy(dedicated.bucket, dedicated.slug),
     }
-    at_moto = {"endpoint_url": identity.endpoint, "region_name": REGION}
-    server = AwsFront(
-        identity.endpoint,
-        keyring=Keyring(
-            {AWS_TEST_ENV["AWS_ACCESS_KEY_ID"]: AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"]},
-            f"AWS:{MOTO_SENDER_ID}",
-            service_keys,
-        ),
-        policies=lambda role_id: [documents[role_id]] if role_id in documents else [],
-        notifications=Notifications(boto3.client("sqs", **at_moto), REGION),
-        s3=boto3.client("s3", **at_moto),
+    server = s3_front(
+        identity.endpoint, service_keys, lambda role_id: [documents[role_id]] if role_id in documents else [],
         region=REGION,
-    )
+    )  # fmt: skip
     url = server.start()
     try:
         yield Front(url, service_keys, roles)

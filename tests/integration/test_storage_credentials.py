@@ -29,13 +29,12 @@ from chalicelib.identity.services import LocalSigV4
 from chalicelib.runtime import Runtime
 from chalicelib.settings import Settings
 from chalicelib.storage.iam import app_storage_policy
-from integreat.local.aws_front import AwsFront
 from integreat.local.postgres import free_port
 from integreat.local.s3_access import MotoRolePolicies
-from integreat.local.s3_auth import Keyring, SessionKeys
-from integreat.local.s3_events import Notifications
+from integreat.local.s3_auth import SessionKeys
 from integreat.local.service_credentials import signed_headers
-from tests.conftest import AWS_TEST_ENV, MOTO_SENDER_ID, IdentityPlatform, installed
+from tests.conftest import IdentityPlatform, installed
+from tests.storage import s3_front
 from tests.tokens import Signer, access_claims
 
 BUCKET = "integreat-credentials-test"
@@ -57,19 +56,11 @@ def front(identity: IdentityPlatform, service_keys: ServiceKeys) -> Iterator[Fro
     def policies(role_id: str) -> list[dict[str, Any]]:
         return [app_storage_policy(BUCKET, slugs[role_id])] if role_id in slugs else []
 
-    at_moto = {"endpoint_url": identity.endpoint, "region_name": REGION}
     key = secrets.token_bytes(32)
     sessions = SessionKeys(key)
-    platform = {AWS_TEST_ENV["AWS_ACCESS_KEY_ID"]: AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"]}
-    server = AwsFront(
-        identity.endpoint,
-        keyring=Keyring(platform, f"AWS:{MOTO_SENDER_ID}", service_keys, sessions),
-        policies=policies,
-        notifications=Notifications(boto3.client("sqs", **at_moto), REGION),
-        s3=boto3.client("s3", **at_moto),
-        region=REGION,
-        roles=MotoRolePolicies(boto3.client("iam", **at_moto)).role_id,
-    )
+    iam = boto3.client("iam", endpoint_url=identity.endpoint, region_name=REGION)
+    server = s3_front(identity.endpoint, service_keys, policies, sessions=sessions,
+                      roles=MotoRolePolicies(iam).role_id, region=REGION)  # fmt: skip
     url = server.start()
     try:
         settings = identity.settings._replace(aws_endpoint_url=url, bucket=BUCKET)

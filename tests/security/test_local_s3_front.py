@@ -24,11 +24,9 @@ from chalicelib.settings import Settings
 from chalicelib.storage.consumer import process
 from chalicelib.storage.iam import app_storage_policy
 from chalicelib.storage.objects import ObjectStore
-from integreat.local.aws_front import AwsFront
-from integreat.local.s3_auth import Keyring
-from integreat.local.s3_events import Notifications
-from tests.conftest import AWS_TEST_ENV, MOTO_SENDER_ID, IdentityPlatform
+from tests.conftest import IdentityPlatform
 from tests.queues import depth, poll
+from tests.storage import s3_front
 
 BUCKET = "integreat-front-test"
 QUEUE = "integreat-front-test-events"
@@ -62,19 +60,7 @@ def front(identity: IdentityPlatform, service_keys: ServiceKeys) -> Iterator[Fro
         # The documents the provisioner generates, for this module's bucket.
         return [app_storage_policy(BUCKET, slugs[role_id])] if role_id in slugs else []
 
-    at_moto = {"endpoint_url": identity.endpoint, "region_name": REGION}
-    server = AwsFront(
-        identity.endpoint,
-        keyring=Keyring(
-            {AWS_TEST_ENV["AWS_ACCESS_KEY_ID"]: AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"]},
-            f"AWS:{MOTO_SENDER_ID}",
-            service_keys,
-        ),
-        policies=policies,
-        notifications=Notifications(boto3.client("sqs", **at_moto), REGION),
-        s3=boto3.client("s3", **at_moto),
-        region=REGION,
-    )
+    server = s3_front(identity.endpoint, service_keys, policies, region=REGION)
     url = server.start()
     try:
         settings = identity.settings._replace(aws_endpoint_url=url, bucket=BUCKET, storage_queue=QUEUE)
