@@ -33,13 +33,18 @@ from chalicelib.db.pool import Connect, Connection, connector
 from chalicelib.db.provision import app_roles_sql, bootstrap, drop_app_sql, ensure_credentials, role_password
 from chalicelib.db.tenant import PLATFORM_SCHEMA
 from chalicelib.tenancy.errors import TenancyError
+from chalicelib.tenancy.register import app_cell
 from chalicelib.tenancy.slugs import login_role, schema_name, validate_slug
 from integreat import offboarding
 
 Checkpoint = Callable[[str], None]  # called with each phase's name: tests inject a failure there
 
 
-class MoveError(TenancyError):
+class CellError(TenancyError):
+    """A cell cannot be reached: the manifest does not declare it, or its URL's variable is unset."""
+
+
+class MoveError(CellError):
     """The move did not happen; the message says where the app is."""
 
 
@@ -52,9 +57,33 @@ def cell_urls(spec: CellsSpec, home_url: str, env: Mapping[str, str] | None = No
             continue
         url = env.get(cell.url_env)
         if not url:
-            raise MoveError(f"cell {cell.name!r}: {cell.url_env} is not set (its operator URL)")
+            raise CellError(f"cell {cell.name!r}: {cell.url_env} is not set (its operator URL)")
         urls[cell.name] = url
     return urls
+
+
+def url_of(spec: CellsSpec, home_url: str, cell: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The operator URL of the cell the registry names (None: home); a clear error if the
+    manifest no longer declares it or its variable is unset."""
+    if cell is None:
+        return home_url
+    declared = spec.named(cell)
+    if declared is None or declared.home:
+        raise CellError(
+            f"the registry places it in cell {cell!r}, which the manifest does not declare:"
+            f" add [cells.{cell}] (with its url_env) back"
+        )
+    return cell_urls(CellsSpec((declared,)), home_url, env)[cell]
+
+
+def app_url(spec: CellsSpec, home_url: str, slug: str) -> tuple[str | None, str]:
+    """(the app's cell, that cell's operator URL), from the registry in the home cell."""
+    conn = connector(home_url)()
+    try:
+        _known, cell = app_cell(conn, slug)
+    finally:
+        conn.close()
+    return cell, url_of(spec, home_url, cell)
 
 
 def cell_connects(urls: Mapping[str | None, str]) -> dict[str, Connect]:

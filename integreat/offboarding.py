@@ -21,7 +21,14 @@ from chalicelib.db.pool import connector
 from chalicelib.db.provision import bootstrap
 from chalicelib.provisioning.database import app_target
 from chalicelib.tenancy.manifest import AppSpec
-from chalicelib.tenancy.register import activate_app, provision_app, remove_app
+from chalicelib.tenancy.register import (
+    activate_app,
+    provision_app,
+    provision_in_cell,
+    register_app,
+    remove_app,
+    remove_from_cell,
+)
 from chalicelib.tenancy.slugs import schema_name, validate_slug
 from integreat.local.postgres import EmbeddedPostgresError, binaries
 
@@ -106,26 +113,45 @@ def export_app(operator_url: str, slug: str, directory: Path) -> Export:
     return Export(dump, summary, tables)
 
 
-def remove(operator_url: str, slug: str) -> None:
+def remove(operator_url: str, slug: str, cell_url: str | None = None) -> None:
+    """Mark the app removed in the registry (`operator_url`, the home cell) and drop its schema
+    and roles where they live (`cell_url`, for an app of another cell)."""
     conn = connector(operator_url)()
     try:
-        remove_app(conn, validate_slug(slug))
+        if cell_url is None:
+            remove_app(conn, validate_slug(slug))
+            return
+        cell = connector(cell_url)()
+        try:
+            remove_from_cell(conn, cell, validate_slug(slug))
+        finally:
+            cell.close()
     finally:
         conn.close()
 
 
-def restore_app(operator_url: str, app: AppSpec, directory: Path) -> None:
-    """Re-create the app's roles, then its schema from the dump; migrate forward; activate."""
+def restore_app(
+    operator_url: str, app: AppSpec, directory: Path, cell: str | None = None, cell_url: str | None = None
+) -> None:
+    """Re-create the app's roles, then its schema from the dump; migrate forward; activate. Into
+    `cell` (its operator URL `cell_url`) when that is not the home cell: the registry row stays
+    in the home cell and names it."""
     slug = app.slug
     schema = schema_name(slug)
     dump = directory / f"{schema}.dump"
     if not dump.exists():
         raise OffboardingError(f"{dump} not found: give the directory written by `apps remove --export`")
-    conn = connector(operator_url)()
+    target_url = operator_url if cell is None else (cell_url or "")
+    home = connector(operator_url)()
+    conn = home if cell is None else connector(target_url)()
     try:
         bootstrap(conn)
         _refuse_if_has_data(conn, schema)
-        provision_app(conn, app)
+        if cell is None:
+            provision_app(conn, app)
+        else:
+            provision_in_cell(conn, app)
+            register_app(home, app, cell)
         with conn.cursor() as cur:
             cur.execute(f'DROP SCHEMA IF EXISTS "{schema}"')  # the empty one; the dump brings its own
         _run(
@@ -133,14 +159,15 @@ def restore_app(operator_url: str, app: AppSpec, directory: Path) -> None:
                 pg_tool("pg_restore"),
                 "--single-transaction",
                 "--exit-on-error",
-                f"--dbname={operator_url}",
+                f"--dbname={target_url}",
                 str(dump),
             ]
         )
         migrate_target(conn, app_target(slug), load_migrations(APP_SET))
-        activate_app(conn, slug)
+        activate_app(home, slug)
     finally:
         conn.close()
+        home.close()
 
 
 def _refuse_if_has_data(conn: psycopg2.extensions.connection, schema: str) -> None:

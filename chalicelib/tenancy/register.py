@@ -132,6 +132,44 @@ def remove_app(conn: Connection, slug: str) -> None:
             raise ProvisioningError(f"removing app {slug!r}: {exc}".strip()) from exc
 
 
+def remove_from_cell(home: Connection, cell: Connection, slug: str) -> None:
+    """`remove_app` for an app of another cell: the registry row (home) and the drop (its cell)
+    are two databases, so the registry's change is held open, uncommitted, while the cell drops
+    the schema and roles in its own transaction; a failed drop rolls the registry back (the app
+    stays active and whole). Only a lost home connection between the two commits could leave the
+    registry naming an app whose schema is gone; the error then says so."""
+    with home.cursor() as cur:
+        cur.execute(
+            f"BEGIN; SELECT pg_advisory_xact_lock(hashtext('integreat:app:{slug}'));"
+            f" UPDATE {PLATFORM_SCHEMA}.apps SET status = 'removed', updated_at = now() WHERE slug = %(slug)s;"
+            f" DELETE FROM {PLATFORM_SCHEMA}.provisioning_fingerprints WHERE scope = %(slug)s;",
+            {"slug": slug},
+        )
+        try:
+            with cell.cursor() as drop:
+                drop.execute(drop_app_sql(slug), {"login": login_role(slug)})
+        except psycopg2.Error as exc:
+            cur.execute("ROLLBACK")
+            with cell.cursor() as drop:
+                drop.execute("ROLLBACK")
+            raise ProvisioningError(f"removing app {slug!r} from its cell: {exc}".strip()) from exc
+        try:
+            cur.execute("COMMIT")
+        except psycopg2.Error as exc:
+            raise ProvisioningError(
+                f"app {slug!r}: its schema and roles were dropped from its cell, but the registry"
+                f" could not be marked (run `integreat apps remove {slug} --force` again): {exc}"
+            ) from exc
+
+
+def app_cell(conn: Connection, slug: str) -> tuple[bool, str | None]:
+    """(whether the registry holds the app, whatever its status; its cell, None for home)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT cell FROM {PLATFORM_SCHEMA}.apps WHERE slug = %s", (slug,))
+        row = cur.fetchone()
+    return (row is not None, None if row is None or row[0] is None else str(row[0]))
+
+
 def registered(conn: Connection) -> dict[str, str]:
     """Every app the registry holds that is not removed, with its status."""
     with conn.cursor() as cur:

@@ -135,9 +135,10 @@ def apps_remove(
         )
         raise typer.Exit(2)
     url = operator_url()
+    cell, cell_url = _where(slug, url)
     files = _files_of(slug)
     if export is not None:
-        done = offboarding.export_app(url, slug, export)
+        done = offboarding.export_app(cell_url, slug, export)
         console.print(
             f"exported {sum(done.tables.values())} rows from {len(done.tables)} tables to {done.dump}"
         )
@@ -146,7 +147,7 @@ def apps_remove(
             console.print(f"exported {count} files to {export / 'objects'}")
     if not yes and not typer.confirm(f"Drop schema app_{slug}, its roles and its files now?"):
         raise typer.Exit(1)
-    offboarding.remove(url, slug)
+    offboarding.remove(url, slug, None if cell is None else cell_url)
     if files is None:
         err.print(
             f"[yellow]no bucket configured (INTEGREAT_BUCKET): the files under {slug}/ were left[/yellow]"
@@ -159,6 +160,15 @@ def apps_remove(
         f"removed {slug}"
         + (f"; restore with `integreat apps restore {slug} --from {export}`" if export else "")
     )
+
+
+def _where(slug: str, home_url: str, manifest: Path | None = None) -> tuple[str | None, str]:
+    """(the app's cell as the registry records it, that cell's operator URL)."""
+    try:
+        return cells.app_url(load_manifest(manifest).cells, home_url, slug)
+    except cells.CellError as exc:
+        err.print(f"{slug}: {exc}")
+        raise typer.Exit(2) from None
 
 
 def _files_of(slug: str) -> tuple[Any, str, str, StorageSpec] | None:
@@ -184,9 +194,19 @@ def apps_restore(
 
     Example: integreat apps restore events --from backups/events
     """
-    app = load_manifest(manifest).app(slug)
-    offboarding.restore_app(operator_url(), app, source)
-    console.print(f"restored {slug}")
+    declared = load_manifest(manifest)
+    app = declared.app(slug)
+    url = operator_url()
+    recorded, _url = _where(slug, url, manifest)
+    # The manifest's pin wins; else where the registry last had it (a removed row keeps its cell).
+    cell = declared.cells.key(app.cell) if app.cell else recorded
+    try:
+        cell_url = cells.url_of(declared.cells, url, cell)
+    except cells.CellError as exc:
+        err.print(f"{slug}: {exc}")
+        raise typer.Exit(2) from None
+    offboarding.restore_app(url, app, source, cell, cell_url)
+    console.print(f"restored {slug}" + ("" if cell is None else f" in cell {cell}"))
 
 
 @apps_cli.command("move")

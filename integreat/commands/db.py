@@ -103,8 +103,11 @@ def db_url(
         raise typer.Exit(2)
     role = RUNTIME_ROLE if runtime else login_role(validate_slug(app))
     try:
-        url = context.login_url(operator_url(), role)
-    except (context.NoCredentialsError, DatabaseUnavailableError) as exc:
+        url = operator_url()
+        if app is not None:  # an app of another cell logs in to that cell, with the password kept there
+            url = cells.app_url(load_manifest().cells, url, app)[1]
+        url = context.login_url(url, role)
+    except (context.NoCredentialsError, DatabaseUnavailableError, cells.CellError) as exc:
         err.print(_sentence(exc))
         raise typer.Exit(1) from None
     console.print(url, soft_wrap=True, highlight=False)
@@ -126,6 +129,6 @@ def db_stop() -> None:
 
 def _sentence(exc: Exception) -> str:
     """One line for the operator: psycopg2's own text spans lines and names its C library's hints."""
-    if isinstance(exc, context.DatabaseDownError | context.NoCredentialsError):
+    if isinstance(exc, context.DatabaseDownError | context.NoCredentialsError | cells.CellError):
         return str(exc)
     return "the database is not answering (is it running? `make dev` starts the local one); retry in a few seconds"
