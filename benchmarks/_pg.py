@@ -136,3 +136,16 @@ def one_cpu(bench: BenchDatabase, backend_pids: Iterable[int]) -> Iterator[bool]
         yield True
     finally:
         os.sched_setaffinity(0, mine)  # the backends end with their connections
+
+
+@contextmanager
+def cell_database(prefix: str = "integreat-bench-cell-") -> Iterator[str]:
+    """A cell: a throwaway cluster of its own (roles are per cluster, as on a Neon branch, so two
+    cells never share one) with an empty `integreat_cell` database; yields its operator URL."""
+    with throwaway_cluster(prefix) as url:
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE integreat_cell")
+        conn.close()
+        yield with_database(url, "integreat_cell")

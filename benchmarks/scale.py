@@ -1,12 +1,15 @@
-"""1,000 apps through `sync_apps` with Cognito and IAM: what the first sync costs, and that an
-unchanged second one costs nothing (issue 16, incremental provisioning).
+"""1,000 apps through `sync_apps` with Cognito and IAM over cells of Postgres: what the first
+sync costs, and that an unchanged second one costs nothing (issue 16).
 
-On one fresh database (benchmarks/_pg.py) and one moto server on loopback (moto's
-ThreadedMotoServer, as the tests run it; never `mock_aws`, which resets moto's in-process
-backends), with the provisioner's own adaptive clients and no write pacing (moto does not
-throttle; what pacing would cost at AWS's rates is computed from the writes counted):
+The manifest is the one `integreat synth` is measured on (benchmarks/scale_synth.py: apps shaped
+like the shipped ones, 200 per cell, so 1,000 apps in 5 cells), read by the manifest's own parser.
+Each cell is an embedded cluster of its own (a cell never shares a cluster: roles are per cluster,
+as on a Neon branch), the home cell a fresh database (benchmarks/_pg.py); one moto server on
+loopback (moto's ThreadedMotoServer, as the tests run it; never `mock_aws`, which resets moto's
+in-process backends). The provisioner has its own adaptive clients and no write pacing (moto does
+not throttle; what pacing would cost at AWS's rates is computed from the writes counted):
 
-1. the first sync of APPS apps `s0000`..., timed, its AWS calls and DDL counted;
+1. the first sync of the APPS apps, timed, its AWS calls and DDL (in every cell) counted;
 2. the same sync again, nothing changed: 0 AWS writes and 0 DDL are the goals;
 3. one app's roles changed, then synced (informational: what one change costs);
 4. `full=True` on that unchanged state (informational: the convergent re-check reads every
@@ -30,16 +33,20 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg2.extensions
 
-from benchmarks._pg import fresh_database
+from benchmarks._pg import cell_database, fresh_database
+from benchmarks.scale_synth import manifest_text
+from chalicelib.cells.model import CellsSpec
 from chalicelib.db.pool import Connect, Connection, connector
 from chalicelib.provisioning.database import SyncReport, sync_apps
 from chalicelib.provisioning.identity import (
@@ -49,8 +56,9 @@ from chalicelib.provisioning.identity import (
     provisioning_clients,
 )
 from chalicelib.settings import Settings
-from chalicelib.tenancy.manifest import AppSpec
+from chalicelib.tenancy.manifest import AppSpec, load_manifest
 from chalicelib.tenancy.slugs import app_role, login_role
+from integreat.cells import cell_urls
 
 APPS = int(os.environ.get("INTEGREAT_SCALE_APPS") or 1000)
 WORKERS = 4
@@ -63,6 +71,8 @@ DDL = re.compile(r"(CREATE|ALTER|DROP|GRANT|REVOKE|COMMENT|TRUNCATE|SECURITY|REI
 MOTO_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
 
 GOALS = {
+    "scale.apps": (">=", 1000),
+    "scale.cells": (">=", 2),
     "scale.noop_sync_aws_writes": ("<=", 0),
     "scale.noop_sync_ddl": ("<=", 0),
     "scale.full_sync_aws_writes": ("<=", 0),
@@ -135,13 +145,6 @@ def ddl_statements(text: str) -> int:
     return sum(1 for part in text.split(";") if DDL.match(part.strip()))
 
 
-def scale_apps() -> list[AppSpec]:
-    return [
-        AppSpec(slug=f"s{i:04d}", name=f"Scale {i}", enrollment="invite", roles=("member",))
-        for i in range(APPS)
-    ]
-
-
 @contextmanager
 def moto_server(env: Mapping[str, str] = MOTO_ENV) -> Iterator[str]:
     """A moto server on a free loopback port for every AWS service, with `env` (fake credentials)
@@ -175,35 +178,75 @@ def provisioner(endpoint: str) -> tuple[IdentityProvisioner, AwsCalls]:
 
 
 def run() -> dict[str, float | int]:
-    apps = scale_apps()
-    with fresh_database() as bench, moto_server() as endpoint:
-        bench.leftover_roles += [role for app in apps for role in (login_role(app.slug), app_role(app.slug))]
+    with tempfile.TemporaryDirectory(prefix="integreat-scale-") as folder, ExitStack() as stack:
+        manifest = Path(folder) / "integreat.toml"
+        manifest.write_text(manifest_text(APPS))
+        declared = load_manifest(manifest)  # the manifest `integreat synth` is measured on
+        bench = stack.enter_context(fresh_database())
+        bench.leftover_roles += [
+            role for app in declared.apps for role in (login_role(app.slug), app_role(app.slug))
+        ]
+        env = {c.url_env: stack.enter_context(cell_database()) for c in declared.cells.cells if not c.home}
+        urls = cell_urls(declared.cells, bench.url, env)  # each cell's URL as the CLI finds it
+        endpoint = stack.enter_context(moto_server())
         identity, aws = provisioner(endpoint)
-        sql = Statements(connector(bench.url))
-        first = _measured("sync_first", lambda: _sync(sql, apps, identity), aws, sql)
+        sync = Sync(
+            declared.apps, declared.cells, {cell: Statements(connector(url)) for cell, url in urls.items()}
+        )
+        first = _measured("sync_first", lambda: sync(identity), aws, sync)
         first["scale.sync_first_calls_per_app"] = round(first["scale.sync_first_aws_calls"] / APPS, 2)
         first["scale.sync_first_min_seconds_at_write_rates"] = _paced_floor(aws)
         first["scale.sync_first_list_user_pool_clients"] = aws.operations["ListUserPoolClients"]
-        noop = _measured("noop_sync", lambda: _sync(sql, apps, identity), aws, sql)
-        noop["scale.noop_sync_statements"] = len(sql.sent)
-        changed = [replace(apps[0], roles=("member", "editor")), *apps[1:]]
-        one = _measured("change_one", lambda: _sync(sql, changed, identity), aws, sql)
-        full = _measured("full_sync", lambda: _sync(sql, changed, identity, full=True), aws, sql)
-    return {"scale.apps": APPS, **first, **noop, **one, **full}
+        noop = _measured("noop_sync", lambda: sync(identity), aws, sync)
+        noop["scale.noop_sync_statements"] = sync.sent
+        sync.apps = [replace(sync.apps[0], roles=(*sync.apps[0].roles, "editor")), *sync.apps[1:]]
+        one = _measured("change_one", lambda: sync(identity), aws, sync)
+        full = _measured("full_sync", lambda: sync(identity, full=True), aws, sync)
+    cells = {"scale.cells": len(urls), "scale.apps_per_cell_max": max(sync.per_cell.values())}
+    return {"scale.apps": APPS, **cells, **first, **noop, **one, **full}
 
 
-def _sync(
-    sql: Statements, apps: list[AppSpec], identity: IdentityProvisioner, full: bool = False
-) -> SyncReport:
-    report = sync_apps(sql.connect, apps, workers=WORKERS, identity=identity, full=full)
-    if not report.ok or len(report.active) != len(apps):
-        raise RuntimeError(
-            f"sync_apps failed for {len(report.failed)} apps, e.g. {list(report.failed.items())[:3]}"
+class Sync:
+    """`sync_apps` of the manifest's apps over its cells, every statement to every cell counted."""
+
+    def __init__(
+        self, apps: Sequence[AppSpec], cells: CellsSpec, counted: dict[str | None, Statements]
+    ) -> None:
+        self.apps, self.cells, self.counted = list(apps), cells, counted
+        self.per_cell: Counter[str | None] = Counter()
+
+    def __call__(self, identity: IdentityProvisioner, full: bool = False) -> SyncReport:
+        others = {cell: s.connect for cell, s in self.counted.items() if cell is not None}
+        report = sync_apps(
+            self.counted[None].connect,
+            self.apps,
+            workers=WORKERS,
+            identity=identity,
+            full=full,
+            cells=self.cells,
+            cell_connects=others,
         )
-    return report
+        if not report.ok or len(report.active) != len(self.apps):
+            raise RuntimeError(
+                f"sync_apps failed for {len(report.failed)} apps, e.g. {list(report.failed.items())[:3]}"
+            )
+        self.per_cell = Counter(report.cells.values())
+        return report
+
+    @property
+    def ddl(self) -> int:
+        return sum(s.ddl for s in self.counted.values())
+
+    @property
+    def sent(self) -> int:
+        return sum(len(s.sent) for s in self.counted.values())
+
+    def reset(self) -> None:
+        for statements in self.counted.values():
+            statements.reset()
 
 
-def _measured(name: str, sync: Any, aws: AwsCalls, sql: Statements) -> dict[str, float | int]:
+def _measured(name: str, sync: Any, aws: AwsCalls, sql: Sync) -> dict[str, float | int]:
     aws.reset()
     sql.reset()
     began = time.monotonic()

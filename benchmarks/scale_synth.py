@@ -28,6 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = 1000
+CELL_CAPACITY = 200
 TEMPLATE_LIMIT = 1_000_000
 RESPONSE_LIMIT = 4096
 GOALS = {
@@ -89,10 +90,20 @@ def slug(n: int) -> str:
     return f"app{n:04d}"
 
 
+def cell_names(count: int = APPS) -> list[str]:
+    """The cells that hold `count` apps at the default capacity: `home`, then c1, c2, ..."""
+    return ["home"] + [f"c{n}" for n in range(1, -(-count // CELL_CAPACITY))]
+
+
 def manifest_text(count: int = APPS) -> str:
-    """`count` apps, each subscribing to the one before it (the first to the last)."""
+    """`count` apps over the cells that hold them (200 each, the default: Neon's 500 roles per
+    branch never reached), each app subscribing to the one before it (the first to the last)."""
+    cells = "".join(
+        f"\n[cells.{name}]\ncapacity = {CELL_CAPACITY}\n" + ("home = true\n" if name == "home" else "")
+        for name in cell_names(count)
+    )
     apps = (APP.format(slug=slug(n), n=n, source=slug((n - 1) % count)) for n in range(count))
-    return HEADER + "".join(apps)
+    return HEADER + cells + "".join(apps)
 
 
 def synth(manifest: Path, out: Path) -> subprocess.CompletedProcess[str]:
