@@ -23,7 +23,6 @@ DEMO = ("church", "events", "students")
 PAIRS = list(itertools.permutations(DEMO, 2))
 
 
-
 @pytest.fixture(scope="module")
 def seeded(platform: Platform) -> Platform:
     """Every app holds a marker row; `public.platform_secret` exists, owned by the operator."""
