@@ -13,6 +13,7 @@ from chalicelib.gateway.health import health
 from chalicelib.gateway.integrations import integrations
 from chalicelib.gateway.members import members
 from chalicelib.gateway.storage_credentials import storage_credentials
+from chalicelib.gateway.usage import usage
 from chalicelib.identity.triggers import triggers
 from chalicelib.messaging.handlers import cross_app_events
 from chalicelib.provisioning.deploy import provisioner
@@ -28,6 +29,7 @@ app.register_blueprint(storage_credentials)
 app.register_blueprint(events)
 app.register_blueprint(datasets)
 app.register_blueprint(integrations)
+app.register_blueprint(usage)
 app.register_blueprint(cross_app_events)
 app.register_blueprint(storage_events)
 app.register_blueprint(triggers)

@@ -29,6 +29,8 @@ QUARANTINES = "Quarantines"
 DELIVERIES = "Deliveries"
 DLQ_ARRIVALS = "DlqArrivals"
 REGISTRY_STALE = "RegistryStale"  # a lookup answered from the last good copy: the database was unreachable
+REQUESTS_METRIC = "Requests"  # API requests per app and status class (`class`), counted at each usage flush
+THROTTLES = "Throttles"  # refusals by an app's limit (`limit`: requests, storage, events)
 SERVER_ERRORS = "ServerErrors"  # a 500 from the API: a fault of ours, never of the client's input
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|credential|api[_-]?key", re.IGNORECASE)

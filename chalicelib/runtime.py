@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported where first used: each costs cold-start time some 
     from chalicelib.messaging.consumer import MessagingDeps
     from chalicelib.storage.consumer import StorageDeps
     from chalicelib.storage.objects import ObjectStore
+    from chalicelib.usage.meter import Meter
 
 
 class Runtime:
@@ -137,6 +138,13 @@ class Runtime:
         )
 
     @cached_property
+    def meter(self) -> Meter:
+        """This instance's usage counts, flushed in batches (chalicelib/usage/meter.py)."""
+        from chalicelib.usage.meter import Meter
+
+        return Meter()
+
+    @cached_property
     def retries(self) -> Retries:
         """Shortens the wait of records the consumers failed transiently. The SQS client behind it
         is created on the first such failure, not on the consumer's cold start."""
@@ -162,7 +170,9 @@ class Runtime:
     def messaging_deps(self) -> MessagingDeps:
         from chalicelib.messaging.consumer import MessagingDeps
 
-        return MessagingDeps(db=self.database, api_sender_id=self.settings.api_role_id, retries=self.retries)
+        return MessagingDeps(
+            db=self.database, api_sender_id=self.settings.api_role_id, retries=self.retries, meter=self.meter
+        )
 
     def signup_client(self, username: str) -> str | None:
         """The client `username` signed up through, as the pre sign-up trigger recorded it."""

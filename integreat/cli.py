@@ -13,7 +13,7 @@ from chalicelib.provisioning.identity import IdentityProvisioningError
 from chalicelib.settings import SettingsError
 from chalicelib.tenancy.errors import TenancyError
 from integreat import offboarding
-from integreat.commands import infra, local, outputs
+from integreat.commands import infra, local, outputs, usage
 from integreat.commands.apps import apps_cli
 from integreat.commands.blueprint import blueprint_cli
 from integreat.commands.common import err
@@ -54,6 +54,7 @@ cli.command("synth")(infra.synth)
 cli.command("deploy")(infra.deploy)
 cli.command("stage-config")(infra.stage_config)
 cli.command("outputs")(outputs.outputs)
+cli.command("usage")(usage.usage)
 users_cli.command("signup")(local.signup)
 users_cli.command("confirm")(local.confirm)
 users_cli.command("login")(local.login)

@@ -27,11 +27,12 @@ from chalicelib.storage.section import STORAGE
 from chalicelib.tenancy.database import Database as RegistryDatabase
 from chalicelib.tenancy.registry import Registry
 from chalicelib.tenancy.sections import AppSection, PlatformSection
+from chalicelib.usage.section import LIMITS, PLATFORM_LIMITS
 
 #: Every app's sections, in the order the manifest's messages and checks run.
-SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND, CELL)
+SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND, CELL, LIMITS)
 #: The platform's own top-level sections.
-PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS, CELLS)
+PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS, CELLS, PLATFORM_LIMITS)
 
 
 class Database(RegistryDatabase):

@@ -39,6 +39,8 @@ from chalicelib.tenancy.model import ManifestError as ManifestError
 from chalicelib.tenancy.model import PlatformSpec as PlatformSpec
 from chalicelib.tenancy.sections import AppSection, Sections
 from chalicelib.tenancy.toml_reader import ManifestIssue as ManifestIssue
+from chalicelib.usage.model import LimitsSpec
+from chalicelib.usage.section import LIMITS, PLATFORM_LIMITS
 
 
 class AppSpec(model.AppSpec):
@@ -59,9 +61,11 @@ class AppSpec(model.AppSpec):
         datasets: tuple[DatasetSpec, ...] | None = None,
         frontend: FrontendSpec | None = None,
         cell: str | None = None,
+        limits: LimitsSpec | None = None,
     ) -> None:
         given: dict[AppSection[Any], object] = {
-            STORAGE: storage, EVENTS: events, DATASETS: datasets, FRONTEND: frontend, CELL: cell
+            STORAGE: storage, EVENTS: events, DATASETS: datasets, FRONTEND: frontend, CELL: cell,
+            LIMITS: limits,
         }  # fmt: skip
         if sections is not None and any(value is not None for value in given.values()):
             raise TypeError("give `sections` or the sections by name, not both")
@@ -88,6 +92,11 @@ class AppSpec(model.AppSpec):
     def cell(self) -> str | None:
         """The cell it is pinned to (`[apps.<slug>] cell = "eu2"`); None: placed by the platform."""
         return CELL.of(self) or None
+
+    @property
+    def limits(self) -> LimitsSpec:
+        """Its limits as they apply: its own, else `[platform.limits]` (None: the built-in)."""
+        return LIMITS.of(self)
 
     @property
     def frontend(self) -> FrontendSpec:
@@ -126,4 +135,18 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
 
 
 def _typed(found: model.Manifest[AppSpec]) -> Manifest:
-    return Manifest(found.platform, found.apps, found.source, found.sections)
+    defaults = PLATFORM_LIMITS.of(found)
+    apps = tuple(_with_limits(app, defaults) for app in found.apps)
+    return Manifest(found.platform, apps, found.source, found.sections)
+
+
+def _with_limits(app: AppSpec, defaults: LimitsSpec) -> AppSpec:
+    """`app` with `[platform.limits]` filling the limits it does not declare: the registry then
+    holds each app's limits as they apply, and a changed default re-syncs the apps it changes."""
+    merged = app.limits.over(defaults)
+    if merged == app.limits:
+        return app
+    by_key = {section.key: section for section in SECTIONS}
+    pairs = [(by_key[key], value) for key, value in app.sections.items() if key != LIMITS.key]
+    sections = Sections([*pairs, (LIMITS, merged)])
+    return AppSpec(app.slug, app.name, app.enrollment, app.roles, app.description, sections)

@@ -26,10 +26,13 @@ from chalicelib.gateway.policy import policy_for
 from chalicelib.identity.tokens import Caller, TokenError
 from chalicelib.observability import DENIALS, count, logger, start_invocation
 from chalicelib.runtime import runtime
+from chalicelib.usage import gate
 
 authz = Blueprint(__name__)
 
 _caller: ContextVar[Caller | None] = ContextVar("integreat_caller", default=None)
+#: The app the request counts for (usage): the path's until the caller is known.
+_metered: ContextVar[str | None] = ContextVar("integreat_metered_app", default=None)
 
 
 def current_caller() -> Caller:
@@ -55,6 +58,7 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
         check_request(request)  # before any of it reaches a log line (the path's app is on each)
         if request.method == "OPTIONS":
             return cors.preflight(request)  # a preflight carries no token: it asks before sending one
+        _metered.set((request.uri_params or {}).get("app"))
         response = _authorize(request, get_response)
     except ApiError as exc:
         response = _refuse(request, exc)
@@ -62,6 +66,9 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
         response = database_unavailable(request)
     except Exception as exc:
         response = unexpected(request, exc)
+    if request.method != "OPTIONS":
+        gate.after_request(_metered.get(), response.status_code)  # every outcome, for its app
+        _metered.set(None)
     return cors.decorate(request, response)  # denials too: the page may read why it was refused
 
 
@@ -90,6 +97,11 @@ def _authorize(request: Request, get_response: Callable[[Request], Response]) ->
             return database_unavailable(request)
     if not policy.allows(caller, path_app):
         return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
+    app = gate.metered_app(path_app, caller)
+    _metered.set(app)
+    over = gate.over_limit(app) if app else None
+    if over is not None:
+        return _throttled(request, app or "", *over)
     reset = _caller.set(caller)
     started = time.perf_counter()
     try:
@@ -135,6 +147,12 @@ def _refuse(request: Request, exc: ApiError) -> Response:
     logger.info("request refused", extra={"status": exc.status, "code": exc.code,
                                           "route": request.context.get("resourcePath")})  # fmt: skip
     return error_response(request, exc.status, exc.code, exc.message)
+
+
+def _throttled(request: Request, app: str, limit: int, retry: int) -> Response:
+    logger.info("request throttled", extra={"status": 429, "limit": limit, "retry_after": retry})
+    message = f"app {app!r} is over its limit of {limit} requests per minute; retry in {retry} s"
+    return error_response(request, 429, "rate_limited", message, **{"Retry-After": str(retry)})
 
 
 def _deny(request: Request, status: int, code: str, message: str, app: str | None) -> Response:

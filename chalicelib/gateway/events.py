@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Request, Response
@@ -10,6 +11,7 @@ from chalicelib.gateway.errors import ApiError, request_id
 from chalicelib.gateway.params import integer, json_body, query
 from chalicelib.gateway.policy import MEMBER, SERVICE_OF_APP, route
 from chalicelib.runtime import runtime
+from chalicelib.usage.model import EVENTS_PUBLISHED
 
 if TYPE_CHECKING:
     from chalicelib.tenancy.registry import AppRecord
@@ -48,14 +50,40 @@ def publish_events(app: str, tenant: AppRecord) -> Response:
     request = events.current_request
     # Whether an app may publish a type is its own declaration alone (routing.publish_problem).
     specs = {app: EVENTS.of(tenant)}
-    outcomes = publish(app, _read_events(request), specs=specs, send_batch=runtime().send_event_batch)
-    accepted = all(o.status == "accepted" for o in outcomes)
-    status = 202 if accepted else 400 if all(o.status == "rejected" for o in outcomes) else 207
+    raw = _read_events(request)
+    budget, reason = _daily_budget(app, tenant)
+    outcomes = publish(app, raw, specs=specs, send_batch=runtime().send_event_batch, budget=(budget, reason))
+    sent = sum(o.status == "accepted" for o in outcomes)
+    runtime().meter.add(app, EVENTS_PUBLISHED, sent)
+    status = 202 if sent == len(outcomes) else 400 if all(o.status == "rejected" for o in outcomes) else 207
     body: dict[str, Any] = {"results": [o.to_json() for o in outcomes]}
-    if status == 400:  # the one error shape, with the per-event reasons beside it
+    headers: dict[str, str | list[str]] = {}
+    if status == 400 and all(reason in o.errors for o in outcomes):  # refused for the budget alone
+        status, headers["Retry-After"] = 429, str(_seconds_to_midnight())
+        body["error"] = {"code": "events_limit_reached", "message": reason, "request_id": request_id(request)}
+    elif status == 400:  # the one error shape, with the per-event reasons beside it
         message = "every event was rejected; `results` says why, per event"
         body["error"] = {"code": "events_rejected", "message": message, "request_id": request_id(request)}
-    return Response(body=body, status_code=status)
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _daily_budget(app: str, tenant: AppRecord) -> tuple[int, str]:
+    """How many more events the app may publish today (UTC), and why the rest are refused."""
+    from chalicelib.usage import store
+    from chalicelib.usage.section import LIMITS
+
+    limit = LIMITS.of(tenant).effective()["events_per_day"]
+    rt = runtime()
+    left = limit - store.today_count(rt.database, rt.meter, app, EVENTS_PUBLISHED)
+    return (
+        left,
+        f"events_limit_reached: {app} may publish {limit} events a day (UTC); it resumes at midnight UTC",
+    )
+
+
+def _seconds_to_midnight() -> int:
+    now = datetime.now(UTC)
+    return max(1, int((datetime.combine(now.date() + timedelta(days=1), time(0), UTC) - now).total_seconds()))
 
 
 def _read_events(request: Request | None) -> list[Any]:

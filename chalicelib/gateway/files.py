@@ -50,10 +50,11 @@ def create_upload(app: str, tenant: AppRecord) -> dict[str, Any]:
     request = uploads.parse_upload(json_body(files.current_request))
     actor = _actor()
     key, folder = uploads.authorize_upload(app, _storage(tenant), request, actor)
+    room = _room_left(app, tenant, request.size)
     form = _objects(tenant).presigned_post(
         key,
         content_type=request.content_type,
-        max_size=folder.max_size,
+        max_size=min(folder.max_size, room),  # the signed size range keeps the upload within the quota
         metadata=uploads.upload_metadata(actor),
         expires=uploads.UPLOAD_SECONDS,
     )
@@ -62,6 +63,28 @@ def create_upload(app: str, tenant: AppRecord) -> dict[str, Any]:
         "upload": {"url": form["url"], "fields": form["fields"]},
         "expires_in": uploads.UPLOAD_SECONDS,
     }
+
+
+def _room_left(app: str, tenant: AppRecord, size: int) -> int:
+    """Bytes the app may still store (`storage_bytes` less its indexed files); an upload of
+    `size` that does not fit: 403, before anything is signed."""
+    from chalicelib.observability import THROTTLES, count
+    from chalicelib.storage.spec import size_text
+    from chalicelib.usage.section import LIMITS
+
+    limit = LIMITS.of(tenant).effective()["storage_bytes"]
+    ((used,),) = runtime().database.read(
+        app, "SELECT coalesce(sum(size), 0)::bigint FROM files WHERE NOT deleted"
+    )
+    if int(used) + size <= limit:
+        return limit - int(used)
+    count(THROTTLES, app, limit="storage")
+    raise ApiError(
+        403,
+        "storage_limit_reached",
+        f"{app} stores {size_text(int(used))} of its {size_text(limit)}, so {size_text(size)} more do not"
+        f" fit: delete files, or raise [apps.{app}.limits] storage_bytes",
+    )
 
 
 @route(files, "/apps/{app}/files", methods=["GET"], allow=MEMBER)

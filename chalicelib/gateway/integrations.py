@@ -93,7 +93,12 @@ def _take_call(app: str, spec: IntegrationSpec) -> int:
     rows = runtime().database.platform(
         "SELECT integreat.take_integration_call(%s, %s, %s)", (app, spec.name, spec.per_minute)
     )
-    return int(rows[0][0])
+    wait = int(rows[0][0])
+    if not wait:
+        from chalicelib.usage.model import INTEGRATION_CALLS
+
+        runtime().meter.add(app, INTEGRATION_CALLS)
+    return wait
 
 
 def _query_string(event: dict[str, Any]) -> str:

@@ -26,21 +26,34 @@ from chalicelib.messaging.spec import EventsSpec
 from chalicelib.observability import DELIVERIES, count, logger
 from chalicelib.tenancy.database import Database
 from chalicelib.tenancy.registry import ACTIVE
+from chalicelib.usage.meter import Meter
+from chalicelib.usage.model import DEAD_LETTERS, EVENTS_DELIVERED
 
 
 class MessagingDeps(NamedTuple):
     db: Database
     api_sender_id: str | None  # the API's role id: it stamps `source` itself
     retries: Retries | None = None  # shortens the wait of records failed transiently (batching.py)
+    meter: Meter | None = None  # usage: deliveries and dead letters per app, flushed per batch
 
 
 class Rejected(Exception):
-    """A permanent problem with one message: audit it, acknowledge it."""
+    """A permanent problem with one message: audit it, acknowledge it. `app`: the producer, when
+    the message names one the registry serves (its usage counts a dead letter)."""
+
+    def __init__(self, reason: str, app: str | None = None) -> None:
+        super().__init__(reason)
+        self.app = app
 
 
 def process(event: dict[str, Any], deps: MessagingDeps) -> dict[str, Any]:
     """Handle one SQS batch; returns the partial batch response (`batchItemFailures`)."""
-    return RoutingProcessor(deps).run(event)
+    answer = RoutingProcessor(deps).run(event)
+    if deps.meter is not None:
+        from chalicelib.usage.store import flush
+
+        flush(deps.db, deps.meter)  # one statement per batch: a consumer may be reclaimed any time
+    return answer
 
 
 def role_id(sender: str) -> str:
@@ -70,6 +83,8 @@ class RoutingProcessor(StagingBatchProcessor):
             envelope = self._verified(record.body, sender)
         except Rejected as exc:
             self._reject(record, sender, str(exc))
+            if exc.app is not None and self.deps.meter is not None:
+                self.deps.meter.add(exc.app, DEAD_LETTERS)
             return
         for app in self._routes.recipients(app_of_source(envelope.source) or "", envelope.type):
             self._pending.setdefault(app, []).append((envelope, record.raw_event))
@@ -93,7 +108,7 @@ class RoutingProcessor(StagingBatchProcessor):
                 )
         problem = publish_problem(self._specs, producer, envelope.type)
         if problem is not None:
-            raise Rejected(problem)
+            raise Rejected(problem, producer)
         return envelope
 
     def _reject(self, record: SQSRecord, sender: str, reason: str) -> None:
@@ -112,4 +127,6 @@ class RoutingProcessor(StagingBatchProcessor):
                 continue
             if delivered:
                 count(DELIVERIES, app, value=delivered)
+                if self.deps.meter is not None:
+                    self.deps.meter.add(app, EVENTS_DELIVERED, delivered)
         self._pending.clear()

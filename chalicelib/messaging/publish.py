@@ -50,8 +50,10 @@ def publish(
     specs: Mapping[str, EventsSpec],
     send_batch: Callable[[list[dict[str, str]]], dict[str, Any]],
     now: Callable[[], datetime] | None = None,
+    budget: tuple[int, str] | None = None,
 ) -> list[Outcome]:
-    """Validate every event, send the valid ones in one SendMessageBatch, report each."""
+    """Validate every event, send the valid ones in one SendMessageBatch, report each. `budget`:
+    (how many more the app may publish, the reason given to each valid event beyond that)."""
     outcomes: list[Outcome] = []
     ready: list[tuple[int, Envelope]] = []
     for index, raw in enumerate(as_batch(body)):
@@ -64,6 +66,12 @@ def publish(
             outcomes.append(Outcome(index, "rejected", event_id, tuple(problems)))
         else:
             ready.append((index, envelope))
+    if budget is not None and len(ready) > max(0, budget[0]):
+        left = max(0, budget[0])
+        outcomes += [
+            Outcome(index, "rejected", envelope.id, (budget[1],)) for index, envelope in ready[left:]
+        ]
+        ready = ready[:left]
     if ready:
         outcomes += _send(ready, send_batch)
     return sorted(outcomes)

@@ -50,7 +50,7 @@ MakeApp = Callable[[str, str, Enrollment, tuple[str, ...], str, Sections], A]
 SYNTAX_KEY = "<toml>"
 FILE_KEY = "<file>"
 
-_PLATFORM_KEYS = ("name", "region")
+_PLATFORM_KEYS = ("name", "region", "limits")  # limits: chalicelib.usage
 _CORE_KEYS = ("name", "enrollment", "roles", "description")
 _STAGES_KEY = "stages"  # read by integreat/infra/stages.py, not here
 
@@ -77,7 +77,9 @@ class Declaration(Generic[A]):
             tuple(platform_sections),
         )
         self.app_keys = (*_CORE_KEYS, *(s.key for s in self.sections))
-        self.top_keys = ("platform", "apps", *(s.key for s in self.platform_sections), _STAGES_KEY)
+        # A dotted key ("platform.limits") is a sub-table of another table, not a top-level one.
+        tops = (s.key for s in self.platform_sections if "." not in s.key)
+        self.top_keys = ("platform", "apps", *tops, _STAGES_KEY)
 
 
 def parse_manifest(text: str, source: str, declaration: Declaration[A]) -> Manifest[A]:

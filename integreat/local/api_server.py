@@ -148,6 +148,9 @@ def _read_chunked(stream: Any) -> bytes:
     return b"".join(parts)
 
 
+USAGE_FLUSH_SECONDS = 2.0
+
+
 class ApiServer:
     """The app on 127.0.0.1:`port`, in a thread: `start()`, then `stop()`.
 
@@ -158,9 +161,20 @@ class ApiServer:
         self._server = _Server(("127.0.0.1", port), _bind(_per_thread_request(app), stage))
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
+        # A Lambda instance flushes its usage on a later request; this long-lived one also flushes
+        # on a timer, so what the API counted shows in `integreat usage` once it goes idle.
+        self._stopping = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_usage, name="api-usage", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._flusher.start()
+
+    def _flush_usage(self) -> None:
+        from chalicelib.usage.gate import flush_now
+
+        while not self._stopping.wait(USAGE_FLUSH_SECONDS):
+            flush_now()
 
     def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
         """Requests arriving from now on get 503 (new connections and kept-alive ones alike); those
@@ -172,6 +186,12 @@ class ApiServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+        self._stopping.set()
+        if self._flusher.is_alive():
+            self._flusher.join(timeout=10)
+            from chalicelib.usage.gate import flush_now
+
+            flush_now()  # what the last requests counted
 
 
 def _per_thread_request(app: Any) -> Any:

@@ -24,6 +24,7 @@ FEATURES = (
     "chalicelib.integrations",
     "chalicelib.frontends",
     "chalicelib.cells",
+    "chalicelib.usage",
 )
 #: Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -58,6 +59,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "chalicelib.storage.handlers",
             "chalicelib.messaging.handlers",
             "chalicelib.identity.triggers",
+            "chalicelib.usage.gate",  # the API's side of usage: it reads the runtime's meter
         ),
     ),
     ("entry", ("app",)),

@@ -1,0 +1,1 @@
+"""Usage per app (issue 19): metering in memory, flushed in batches; limits per app."""
