@@ -15,6 +15,7 @@ from integreat.infra import data
 from integreat.infra.api import Api, api
 from integreat.infra.hosting import Frontends
 from integreat.infra.identity import Identity, identity
+from integreat.infra.monitoring import function_names, monitoring
 from integreat.infra.nag import suppress
 from integreat.infra.provisioning import provisioning
 from integreat.infra.stages import Stage
@@ -39,6 +40,7 @@ class PlatformStack(cdk.Stack):
                             manifest_file)  # fmt: skip
         Frontends(self, "Frontends", stage, manifest, users, bucket.bucket_name, app.url, apps)
         _outputs(self, app, users, bucket.bucket_name, queues, secrets)
+        monitoring(self, stage, function_names(app), queues)  # issue 19: nothing per app
         suppress(self)
 
 

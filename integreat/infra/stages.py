@@ -7,10 +7,15 @@
     api_concurrency = 50          # reserved concurrency of the API function
     consumer_concurrency = 5      # MaximumConcurrency of each SQS event source mapping
     db_connection_budget = 100    # what the database accepts from Lambda (Neon: pooler limit)
+    alarm_topic = "ops-pager"     # optional: an existing SNS topic (name or ARN) for the alarms
 
 The budget is checked: every function instance holds one connection (INTEGREAT_DB_POOL_SIZE=1),
 so the API's reserved concurrency plus both consumers' maximum concurrency plus the triggers'
 (counted as the API's, they are short) must fit in it.
+
+`alarm_topic` names a standard SNS topic that already exists, in the stack's region: a bare name
+is taken to be in the stack's account. Unset, the stack creates `<platform>-<stage>-alarms`
+(integreat/infra/monitoring.py).
 """
 
 from __future__ import annotations
@@ -28,8 +33,15 @@ KEYS = (
     "api_concurrency",
     "consumer_concurrency",
     "db_connection_budget",
+    "alarm_topic",
 )
 ACCOUNT = re.compile(r"\d{12}")
+#: SNS topic names: 1 to 256 of A-Z, a-z, 0-9, '-', '_' (a FIFO topic's `.fifo` is not allowed:
+#: CloudWatch alarms notify standard topics only).
+TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+TOPIC_ARN = re.compile(
+    r"arn:aws(?:-cn|-us-gov)?:sns:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):\d{12}:[A-Za-z0-9_-]{1,256}"
+)
 
 
 class StageError(Exception):
@@ -46,6 +58,7 @@ class Stage(NamedTuple):
     api_concurrency: int
     consumer_concurrency: int
     db_connection_budget: int
+    alarm_topic: str | None = None  # an existing SNS topic's name or ARN; None: the stack makes one
 
     @property
     def prefix(self) -> str:
@@ -72,16 +85,18 @@ def load_stage(name: str, manifest: Path) -> Stage:
         )
     values = DEFAULTS[name] | section
     platform = doc.get("platform") or {}
+    region = str(platform.get("region", "eu-west-1"))
     stage = Stage(
         name=name,
         platform=str(platform.get("name", "integreat")),
-        region=str(platform.get("region", "eu-west-1")),
+        region=region,
         account=_account(values.get("account"), name),
         retain=_flag(values, "retain", name),
         bucket_versioning=_flag(values, "bucket_versioning", name),
         api_concurrency=_count(values, "api_concurrency", name, 1, 1000),
         consumer_concurrency=_count(values, "consumer_concurrency", name, 2, 1000),
         db_connection_budget=_count(values, "db_connection_budget", name, 5, 10000),
+        alarm_topic=_topic(values.get("alarm_topic"), name, region),
     )
     needed = stage.api_concurrency + 2 * stage.consumer_concurrency
     if needed > stage.db_connection_budget:
@@ -98,6 +113,25 @@ def _account(value: Any, stage: str) -> str | None:
     if not isinstance(value, str) or not ACCOUNT.fullmatch(value):
         raise StageError(f"stages.{stage}.account: must be a 12-digit AWS account id as a string")
     return value
+
+
+def _topic(value: Any, stage: str, region: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and TOPIC_NAME.fullmatch(value):
+        return value
+    arn = TOPIC_ARN.fullmatch(value) if isinstance(value, str) else None
+    if arn is None:
+        raise StageError(
+            f"stages.{stage}.alarm_topic: must be the name of an existing standard SNS topic (1 to 256"
+            " of A-Z, a-z, 0-9, '-', '_') or its ARN, arn:aws:sns:<region>:<account id>:<name>"
+        )
+    if arn["region"] != region:
+        raise StageError(
+            f"stages.{stage}.alarm_topic: the topic is in {arn['region']} and the stack in {region}:"
+            " CloudWatch alarms notify a topic of their own region"
+        )
+    return str(value)
 
 
 def _flag(values: dict[str, Any], key: str, stage: str) -> bool:
