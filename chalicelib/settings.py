@@ -22,6 +22,7 @@ DATABASE_URL_FALLBACK = "DATABASE_URL"  # the conventional name, accepted when o
 RUNTIME_DATABASE_URL = "INTEGREAT_RUNTIME_DATABASE_URL"  # Lambda: logs in as integreat_runtime
 #: The runtime URL of a cell other than home (issue 16): INTEGREAT_CELL_EU2_RUNTIME_URL for `eu2`.
 CELL_RUNTIME_URL_PREFIX, CELL_RUNTIME_URL_SUFFIX = "INTEGREAT_CELL_", "_RUNTIME_URL"
+CONSOLE_ORIGINS = "INTEGREAT_CONSOLE_ORIGINS"  # the admin console's origins (CORS)
 REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
 REGISTRY_MAX_STALE_SECONDS = "INTEGREAT_REGISTRY_MAX_STALE_SECONDS"
 DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
@@ -156,6 +157,13 @@ class CellUrlsSetting(Setting[CellUrls]):
 _text.__name__ = "string"
 
 
+def _origin_list(raw: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+
+
+_origin_list.__name__ = "comma-separated list of origins"
+
+
 class Settings:
     """Immutable settings, validated on construction: `Settings(stage="prod")`. A slotted class of
     descriptors rather than a dataclass: it is created at every cold start, and a dataclass costs
@@ -184,6 +192,12 @@ class Settings:
         "the runtime URL of each cell but home (`[cells.<name>]` in the manifest; the home cell's is "
         f"`{RUNTIME_DATABASE_URL}`), one variable per cell",
         secret=True, shown="none: one cell",
+    )  # fmt: skip
+    console_origins: Setting[tuple[str, ...]] = Setting(
+        CONSOLE_ORIGINS, (), _origin_list,
+        "the admin console's browser origins, comma-separated (`[console] origins` in the manifest;"
+        " the stack and `make dev` set it): they may call every route but `/service`",
+        shown="none",
     )  # fmt: skip
     registry_ttl_seconds: Setting[float] = Setting(
         REGISTRY_TTL_SECONDS, 30.0, float, "how long the runtime trusts its cached app registry"

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.cells.section import CELL, CELLS
 from chalicelib.db.tenant import CellUrl
+from chalicelib.frontends.console import CONSOLE
 from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.section import INTEGRATIONS
 from chalicelib.messaging.section import EVENTS
@@ -32,7 +33,7 @@ from chalicelib.usage.section import LIMITS, PLATFORM_LIMITS
 #: Every app's sections, in the order the manifest's messages and checks run.
 SECTIONS: tuple[AppSection[Any], ...] = (STORAGE, EVENTS, DATASETS, FRONTEND, CELL, LIMITS)
 #: The platform's own top-level sections.
-PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS, CELLS, PLATFORM_LIMITS)
+PLATFORM_SECTIONS: tuple[PlatformSection[Any], ...] = (INTEGRATIONS, CELLS, PLATFORM_LIMITS, CONSOLE)
 
 
 class Database(RegistryDatabase):

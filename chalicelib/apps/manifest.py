@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.apps import PLATFORM_SECTIONS, SECTIONS
 from chalicelib.cells.model import CellsSpec
 from chalicelib.cells.section import CELL, CELLS
+from chalicelib.frontends.console import CONSOLE, ConsoleSpec
 from chalicelib.frontends.model import FrontendSpec
 from chalicelib.frontends.section import FRONTEND
 from chalicelib.integrations.model import IntegrationSpec
@@ -110,6 +111,11 @@ class Manifest(model.Manifest[AppSpec]):
     @property
     def integrations(self) -> tuple[IntegrationSpec, ...]:
         return INTEGRATIONS.of(self)
+
+    @property
+    def console(self) -> ConsoleSpec:
+        """The admin console's browser origins (`[console]`); none declared: no browser origin."""
+        return CONSOLE.of(self)
 
     @property
     def cells(self) -> CellsSpec:

@@ -1,8 +1,12 @@
 """CORS per app, deny by default: which browser origins may read the API's answers.
 
     /apps/<slug>/...          the origins of <slug>'s frontend (`[apps.<slug>.frontend]`)
-    /service/..., /admin/...  none: app backends and operators are not browser pages
+    /service/...              none: app backends are not browser pages
+    /admin/...                the admin console's only (`[console] origins`)
     anything else (/me ...)   the union of every active app's origins
+
+The console's origins are added to every route but /service: it reads each app's routes with the
+signed-in user's token, and the routes' policies decide what that user sees.
 
 The authorization middleware (authz.py) asks `preflight` for an `OPTIONS` request before any
 policy (a preflight carries no token: the browser sends one only once the preflight says yes)
@@ -31,7 +35,7 @@ from chalicelib.tenancy.registry import ACTIVE
 
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer (Chromium caps it at 7200)
 EXPOSED = "Retry-After"  # headers a page may read besides the CORS-safelisted ones
-_NO_BROWSER = ("/service", "/admin")
+_SERVICE, _ADMIN = "/service", "/admin"  # app backends only; operators (and the console)
 _HEADER_NAMES = re.compile(r"[A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*")
 _union: tuple[object, frozenset[str]] = (None, frozenset())
 
@@ -39,16 +43,25 @@ _union: tuple[object, frozenset[str]] = (None, frozenset())
 def allowed(request: Request) -> frozenset[str]:
     """The origins that may read answers of the route `request` matched."""
     route = request.context.get("resourcePath") or ""
-    if route.startswith(_NO_BROWSER):
+    if route.startswith(_SERVICE):
         return frozenset()
-    app = (request.uri_params or {}).get("app")
     local = runtime().settings.emulated  # make dev (and the test stage): loopback origins count
+    console = _console(local)
+    if route.startswith(_ADMIN):
+        return console
+    app = (request.uri_params or {}).get("app")
     if app is not None:
         try:
-            return FRONTEND.of(runtime().database.registry.get_active(app)).allowed_origins(local)
+            return console | FRONTEND.of(runtime().database.registry.get_active(app)).allowed_origins(local)
         except TenancyError:  # unknown, removed or malformed: the view answers it; no origin reads it
             return frozenset()
-    return _every_origin(local)
+    return console | _every_origin(local)
+
+
+def _console(local: bool) -> frozenset[str]:
+    """The admin console's origins (INTEGREAT_CONSOLE_ORIGINS): every route but /service."""
+    origins = runtime().settings.console_origins
+    return frozenset(o for o in origins if local or o.startswith("https://")) if origins else frozenset()
 
 
 def _every_origin(local: bool) -> frozenset[str]:

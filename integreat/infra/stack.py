@@ -34,6 +34,8 @@ class PlatformStack(cdk.Stack):
         secrets = data.secrets(self, stage, manifest.integrations, manifest.cells)
         users = identity(self, stage)
         app = api(self, stage, users.user_pool, bucket.bucket_name, queues, secrets)
+        console = ",".join(manifest.console.allowed_origins(local=False))  # https only, as apps' origins
+        app.chalice.add_environment_variable("INTEGREAT_CONSOLE_ORIGINS", console, "APIHandler")
         _grant(app, stage, users, bucket, queues, secrets)
         data.admit_app_buckets(queues.storage, stage)
         apps = provisioning(self, stage, app, users, bucket.bucket_name, queues.storage.queue_arn, secrets,

@@ -303,8 +303,8 @@ class LocalPlatform:
             bucket=BUCKET,
             events_queue=EVENTS_QUEUE,
             storage_queue=STORAGE_QUEUE,
-            api_role_id=MOTO_SENDER_ID,
-        )
+            api_role_id=MOTO_SENDER_ID, console_origins=manifest.console.allowed_origins(local=True),
+        )  # fmt: skip
 
     def _restore(self, operator_url: str, identity: Any, progress: Callable[[str], None]) -> None:
         """moto's objects and messages back (snapshot and journal), dead client ids out of the
