@@ -23,6 +23,7 @@ RUNTIME_DATABASE_URL = "INTEGREAT_RUNTIME_DATABASE_URL"  # Lambda: logs in as in
 #: The runtime URL of a cell other than home (issue 16): INTEGREAT_CELL_EU2_RUNTIME_URL for `eu2`.
 CELL_RUNTIME_URL_PREFIX, CELL_RUNTIME_URL_SUFFIX = "INTEGREAT_CELL_", "_RUNTIME_URL"
 CONSOLE_ORIGINS = "INTEGREAT_CONSOLE_ORIGINS"  # the admin console's origins (CORS)
+USAGE = "INTEGREAT_USAGE"  # usage metering and per-app limits: on (default) or off
 REGISTRY_TTL_SECONDS = "INTEGREAT_REGISTRY_TTL_SECONDS"
 REGISTRY_MAX_STALE_SECONDS = "INTEGREAT_REGISTRY_MAX_STALE_SECONDS"
 DB_POOL_SIZE = "INTEGREAT_DB_POOL_SIZE"
@@ -164,6 +165,15 @@ def _origin_list(raw: str) -> tuple[str, ...]:
 _origin_list.__name__ = "comma-separated list of origins"
 
 
+def _on_off(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise ValueError(raw)
+    return raw.lower() == "on"
+
+
+_on_off.__name__ = '"on" or "off"'
+
+
 class Settings:
     """Immutable settings, validated on construction: `Settings(stage="prod")`. A slotted class of
     descriptors rather than a dataclass: it is created at every cold start, and a dataclass costs
@@ -198,6 +208,11 @@ class Settings:
         "the admin console's browser origins, comma-separated (`[console] origins` in the manifest;"
         " the stack and `make dev` set it): they may call every route but `/service`",
         shown="none",
+    )  # fmt: skip
+    usage: Setting[bool] = Setting(
+        USAGE, True, _on_off,
+        "usage metering and per-app limits (`off`: neither, an escape hatch; usage then shows nothing)",
+        shown="`on`",
     )  # fmt: skip
     registry_ttl_seconds: Setting[float] = Setting(
         REGISTRY_TTL_SECONDS, 30.0, float, "how long the runtime trusts its cached app registry"

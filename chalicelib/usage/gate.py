@@ -26,13 +26,16 @@ def over_limit(app: str) -> tuple[int, int] | None:
     its limit, else None (and the request is counted toward it). An app the registry does not
     serve is not limited here: the route answers it (404/410)."""
     from chalicelib.tenancy.errors import TenancyError
+    from chalicelib.usage.model import BUILT_IN
     from chalicelib.usage.section import LIMITS
 
+    if not runtime().settings.usage:
+        return None
     try:
         record = runtime().database.registry.get_active(app)
     except TenancyError:
         return None
-    limit = LIMITS.of(record).effective()["requests_per_minute"]
+    limit = LIMITS.of(record).requests_per_minute or BUILT_IN["requests_per_minute"]
     retry = runtime().meter.admit(app, limit)
     return None if retry is None else (limit, retry)
 
@@ -49,6 +52,8 @@ def after_request(app: str | None, status: int) -> None:
 
 
 def _count(app: str | None, status: int) -> None:
+    if not runtime().settings.usage:
+        return
     meter = runtime().meter
     if app is not None and _served(app):  # never a row for a name a client made up
         meter.record_request(app, status)

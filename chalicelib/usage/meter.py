@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 
 from chalicelib.usage.model import REQUESTS, THROTTLED
 
+_CLASSES = {n: f"requests_{n}xx" for n in range(1, 6)}
 #: Batches kept for a re-send while the database is away; older ones are dropped (and logged).
 MAX_RETRIES = 20
 
@@ -48,19 +49,27 @@ class Meter:
         self._known: dict[str, tuple[int, int]] = {}  # app -> (minute, total of every instance)
         self._retry: list[Batch] = []
         self._flushed_at = clock()
+        self._day_number, self._today = -1, date.min
         self.dropped = 0  # batches given up while the database was away
+
+    def _day(self, now: float) -> date:
+        """The UTC date of `now`, computed once per day (this is on every request)."""
+        number = int(now // 86400)
+        if number != self._day_number:
+            self._day_number, self._today = number, datetime.fromtimestamp(now, UTC).date()
+        return self._today
 
     def add(self, app: str, figure: str, value: int = 1) -> None:
         if value:
-            day = datetime.fromtimestamp(self._clock(), UTC).date()
+            day = self._day(self._clock())
             with self._lock:
                 self._daily[(app, day, figure)] += value
 
     def record_request(self, app: str, status: int) -> None:
-        day = datetime.fromtimestamp(self._clock(), UTC).date()
+        day = self._day(self._clock())
         with self._lock:
             self._daily[(app, day, REQUESTS)] += 1
-            self._daily[(app, day, f"requests_{status // 100}xx")] += 1
+            self._daily[(app, day, _CLASSES.get(status // 100) or f"requests_{status // 100}xx")] += 1
 
     def admit(self, app: str, per_minute: int) -> int | None:
         """Count a request of `app` against its limit: None if admitted, else the seconds until
@@ -73,13 +82,12 @@ class Meter:
             if used < per_minute:
                 self._admitted[(app, minute)] += 1
                 return None
-            day = datetime.fromtimestamp(now, UTC).date()
-            self._daily[(app, day, THROTTLED)] += 1
+            self._daily[(app, self._day(now), THROTTLED)] += 1
         return max(1, math.ceil((minute + 1) * 60 - now))
 
     def pending(self, app: str, figure: str) -> int:
         """What this instance counted today for `app` and has not flushed yet."""
-        day = datetime.fromtimestamp(self._clock(), UTC).date()
+        day = self._day(self._clock())
         with self._lock:
             return self._daily[(app, day, figure)] + sum(
                 b.daily.get((app, day, figure), 0) for b in self._retry
