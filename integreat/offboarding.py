@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,3 +180,21 @@ def _refuse_if_has_data(conn: psycopg2.extensions.connection, schema: str) -> No
         )
         if int(cur.fetchone()[0]):  # type: ignore[index]
             raise OffboardingError(f"{schema} exists and holds tables: remove the app before restoring it")
+
+
+def announce_removed(operator_url: str, slug: str, url_of: Callable[[str], str]) -> list[str]:
+    """`integreat.app.removed` to the apps the removed app named in `consumers` that subscribe
+    (the registry keeps its sections); `url_of(app)`: the operator URL of that app's cell."""
+    from chalicelib.apps import Database
+    from chalicelib.messaging import lifecycle
+    from chalicelib.messaging.section import EVENTS
+    from chalicelib.provisioning.lifecycle import operator_delivery
+
+    db = Database(operator_url)
+    try:
+        records = db.registry.all()
+    finally:
+        db.close()
+    specs = {s: EVENTS.of(r) for s, r in records.items() if r.status == "active" or s == slug}
+    deliver = operator_delivery(lambda app: connector(url_of(app)))
+    return lifecycle.announce(specs, deliver, lifecycle.REMOVED, slug)

@@ -50,6 +50,7 @@ def admit_member(app: str, user: str, tenant: AppRecord) -> dict[str, Any]:
 
     rt = runtime()
     membership.admit(tenant, user, rt.directory, rt.exclusions)
+    _announce("integreat.app.member.added", app, user)
     return {"app": app, "user": user, "member": True}
 
 
@@ -59,7 +60,15 @@ def remove_member(app: str, user: str, tenant: AppRecord) -> Response:
 
     rt = runtime()
     membership.remove(tenant, user, current_caller().username, rt.directory, rt.exclusions)
+    _announce("integreat.app.member.removed", app, user)
     return Response(body="", status_code=204)
+
+
+def _announce(event_type: str, app: str, user: str) -> None:
+    """The lifecycle event to the apps that consent (chalicelib/messaging/lifecycle.py)."""
+    from chalicelib.messaging.lifecycle import announce_from_runtime
+
+    announce_from_runtime(runtime().database, event_type, app, {"user": user})
 
 
 @route(members, "/apps/{app}/members/{user}/roles/{role}", methods=["PUT"], allow=APP_ADMIN)

@@ -253,12 +253,23 @@ def _check_links(table: Table, spec: EventsSpec, events: Mapping[str, EventsSpec
     subscribes = table.child("subscribes")
     for index, subscription in enumerate(spec.subscribes):
         entry = _entry(subscribes, index, {})
+        if subscription.producer == PLATFORM:  # the platform's lifecycle events (messaging/lifecycle.py)
+            _check_patterns(entry.child("types"), subscription, LIFECYCLE_TYPES)
+            continue
         if subscription.producer not in events:
             entry.report("from", _unknown_app(subscription.producer, events))
             continue
         producer = events[subscription.producer]
         if producer is not None:
             _check_patterns(entry.child("types"), subscription, producer.publishes)
+
+
+#: The platform's own producer and the types of its lifecycle events (chalicelib/messaging/lifecycle.py).
+PLATFORM = "integreat"
+LIFECYCLE_TYPES = (
+    "integreat.app.created", "integreat.app.updated", "integreat.app.removed",
+    "integreat.app.member.added", "integreat.app.member.removed", "integreat.app.limit.reached",
+)  # fmt: skip
 
 
 def _check_patterns(types: Table, subscription: Subscription, published: tuple[str, ...]) -> None:

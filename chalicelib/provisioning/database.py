@@ -138,8 +138,9 @@ def sync_apps(
     report.cells = placement.cells
     report.failed.update({slug: f"placement: {why}" for slug, why in placement.problems.items()})
     placed = [a for a in apps if a.slug in placement.cells and a.slug not in report.failed]
+    cells_of = _Cells(connect, cell_connects or {}, placement.cells)
     _sync_database(
-        _Cells(connect, cell_connects or {}, placement.cells),
+        cells_of,
         placed,
         app_migrations,
         applied,
@@ -159,7 +160,22 @@ def sync_apps(
                 activate_app(conn, slug)
     finally:
         conn.close()
+    _announce(cells_of, apps, report, known)
     return report
+
+
+def _announce(cells: _Cells, apps: Sequence[AppSpec], report: SyncReport, known: Mapping[str, str]) -> None:
+    """`integreat.app.created` for each app active for the first time, `.updated` for each whose
+    database step changed (chalicelib/provisioning/lifecycle.py)."""
+    from chalicelib.provisioning.lifecycle import announce_changes, operator_delivery
+
+    active = set(report.active)
+    created = [slug for slug in report.active if slug not in known]
+    updated = [s for s in report.applied.get(DATABASE_STEP, []) if s in active and s in known]
+    if created or updated:
+        specs = {a.slug: a.events for a in apps if a.slug in active}
+        deliver = operator_delivery(lambda slug: cells.connect(cells.of.get(slug)))
+        announce_changes(specs, deliver, created, updated, {a.slug: a.name for a in apps})
 
 
 def _bootstrap(conn: Connection, applied: Fingerprints) -> None:

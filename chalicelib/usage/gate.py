@@ -37,7 +37,28 @@ def over_limit(app: str) -> tuple[int, int] | None:
         return None
     limit = LIMITS.of(record).requests_per_minute or BUILT_IN["requests_per_minute"]
     retry = runtime().meter.admit(app, limit)
-    return None if retry is None else (limit, retry)
+    if retry is None:
+        return None
+    _reached(app, limit)
+    return limit, retry
+
+
+_announced: dict[str, int] = {}  # app -> the minute its limit.reached was last announced here
+
+
+def _reached(app: str, limit: int) -> None:
+    """`integreat.app.limit.reached`, once per app and minute per instance (not per refusal)."""
+    import time
+
+    minute = int(time.time() // 60)
+    if _announced.get(app) == minute:
+        return
+    _announced[app] = minute
+    from chalicelib.messaging.lifecycle import LIMIT_REACHED, announce_from_runtime
+
+    announce_from_runtime(
+        runtime().database, LIMIT_REACHED, app, {"limit": "requests_per_minute", "value": limit}
+    )
 
 
 def after_request(app: str | None, status: int) -> None:

@@ -75,7 +75,9 @@ def today_count(db: Database, meter: Meter, app: str, figure: str) -> int:
     try:
         flushed = _flushed_today(db, app, figure)
     except DatabaseUnavailableError as exc:
-        logger.warning("usage unreadable; the daily budget counts this instance only", extra={"error": str(exc)})
+        logger.warning(
+            "usage unreadable; the daily budget counts this instance only", extra={"error": str(exc)}
+        )
         flushed = 0
     return flushed + meter.pending(app, figure)
 

@@ -148,6 +148,9 @@ def apps_remove(
     if not yes and not typer.confirm(f"Drop schema app_{slug}, its roles and its files now?"):
         raise typer.Exit(1)
     offboarding.remove(url, slug, None if cell is None else cell_url)
+    told = offboarding.announce_removed(url, slug, lambda app: _where(app, url)[1])
+    if told:
+        console.print(f"told {', '.join(told)} (integreat.app.removed)")
     if files is None:
         err.print(
             f"[yellow]no bucket configured (INTEGREAT_BUCKET): the files under {slug}/ were left[/yellow]"

@@ -1,10 +1,11 @@
-"""The browser tier: headless Chromium drives examples/church-web against `integreat dev`.
+"""The browser tier: headless Chromium drives examples/church-web and the admin console
+(console/) against `integreat dev`.
 
 A local platform of its own (tests/clients' way of starting `integreat dev`: free ports, a
-temporary state directory), with a copy of the manifest whose apps declare free local ports as
-their frontend origins, and the example built before it starts (`npm ci` + `npm run build`), so
-that `integreat dev` serves it itself on church's declared origin, as `make dev` does. The same
-page is also served on a second port, an origin no app declares.
+temporary state directory), with a copy of the manifest whose apps (and `[console]`) declare free
+local ports as their origins, and the example and the console built before it starts (`npm ci` +
+`npm run build`), so that `integreat dev` serves them itself on their declared origins, as `make
+dev` does. church-web's page is also served on a second port, an origin no app declares.
 
 Needs Chromium (Debian's: `apt-get install chromium`), Playwright for Python (`pip install
 playwright`; its own browser download is not used) and Node.js 20+ with npm. Without them the
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from integreat.local.frontends import Site, example_dir, outputs_bytes, serve
+from integreat.local.frontends import CONSOLE, Site, console_port, example_dir, outputs_bytes, serve
 from integreat.local.postgres import free_port
 from tests.clients.conftest import started
 from tests.clients.harness import MIN_NODE, Platform, missing
@@ -50,26 +51,34 @@ def chromium_path() -> str:
     return found
 
 
-def _npm(*args: str) -> None:
-    done = subprocess.run(["npm", *args, "--no-audit", "--no-fund", "--loglevel=error"], cwd=EXAMPLE,
+def _npm(directory: Path, *args: str) -> None:
+    done = subprocess.run(["npm", *args, "--no-audit", "--no-fund", "--loglevel=error"], cwd=directory,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
     if done.returncode != 0:
-        missing(f"`npm {' '.join(args)}` in {EXAMPLE} failed (is the npm registry reachable?):\n{done.stderr[-2000:]}",
+        missing(f"`npm {' '.join(args)}` in {directory} failed (is the npm registry reachable?):\n{done.stderr[-2000:]}",
                 REQUIRE)  # fmt: skip
 
 
-def build_example() -> Path:
-    """examples/church-web/dist, built now if missing (`npm ci` once per lockfile, then the build)."""
+def build_frontend(directory: Path) -> Path:
+    """`directory`/dist (church-web, the console), built now: `npm ci` once per lockfile, then the
+    build, unless a dist/ at least as new as every source file is there already."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        missing(f"Node.js {MIN_NODE}+ and npm are needed to build {EXAMPLE}", REQUIRE)
-    stamp = EXAMPLE / "node_modules" / ".integreat-lock.sha256"
-    digest = hashlib.sha256((EXAMPLE / "package-lock.json").read_bytes()).hexdigest()
+        missing(f"Node.js {MIN_NODE}+ and npm are needed to build {directory}", REQUIRE)
+    stamp = directory / "node_modules" / ".integreat-lock.sha256"
+    digest = hashlib.sha256((directory / "package-lock.json").read_bytes()).hexdigest()
     if not stamp.exists() or stamp.read_text() != digest:
-        _npm("ci")
+        _npm(directory, "ci")
         stamp.write_text(digest)
-    if not (EXAMPLE / "dist" / "index.html").is_file():
-        _npm("run", "build")
-    return EXAMPLE / "dist"
+    built = directory / "dist" / "index.html"
+    sources = [directory / "index.html", directory / "build.mjs", *(directory / "src").rglob("*")]
+    if not built.is_file() or built.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        _npm(directory, "run", "build")
+    return directory / "dist"
+
+
+def build_example() -> Path:
+    """examples/church-web/dist, built now if missing or older than its sources."""
+    return build_frontend(EXAMPLE)
 
 
 @pytest.fixture(scope="session")
@@ -93,21 +102,41 @@ def dist() -> Path:
 
 
 @pytest.fixture(scope="session")
+def console_dist() -> Path:
+    return build_frontend(CONSOLE)
+
+
+@pytest.fixture(scope="session")
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """integreat.toml with every app's local origin moved to a free port (5173... may be taken)."""
+    """integreat.toml with every app's local origin, and the console's, moved to a free port
+    (5173... and 5180 may be taken)."""
     text = (ROOT / "integreat.toml").read_text()
     for declared in ("http://localhost:5173", "http://localhost:5174", "http://localhost:5175"):
         assert f'origins = ["{declared}"]' in text, declared
         text = text.replace(f'origins = ["{declared}"]', f'origins = ["http://localhost:{free_port()}"]')
+    # `[console] origins`: the first loopback one is where `integreat dev` serves the console.
+    text = text.replace(
+        'origins = ["http://localhost:5180"]', f'origins = ["http://localhost:{free_port()}"]'
+    )
     copy = tmp_path_factory.mktemp("browser-manifest") / "integreat.toml"
     copy.write_text(text)
     return copy
 
 
 @pytest.fixture(scope="session")
-def platform(dist: Path, manifest: Path) -> Iterator[Platform]:
+def platform(dist: Path, console_dist: Path, manifest: Path) -> Iterator[Platform]:
     with started({"INTEGREAT_MANIFEST": str(manifest)}) as running:
         yield running
+
+
+def served(platform: Platform, line: str) -> None:
+    """Wait until `integreat dev` says `line` (it serves the frontends once it is up)."""
+    assert platform.log is not None
+    said, deadline = "", time.monotonic() + 60
+    while line not in said and time.monotonic() < deadline:
+        time.sleep(0.2)
+        said = platform.log.read_text()
+    assert line in said, said[-3000:]
 
 
 @pytest.fixture(scope="session")
@@ -116,18 +145,23 @@ def origins(platform: Platform, dist: Path, manifest: Path) -> Iterator[dict[str
     from chalicelib.tenancy.manifest import load_manifest
 
     port = load_manifest(manifest).app("church").frontend.local_port()
-    assert platform.log is not None
-    said, deadline = "", time.monotonic() + 60  # `integreat dev` serves the frontends once it is up
-    while f"frontend church: http://localhost:{port}" not in said and time.monotonic() < deadline:
-        time.sleep(0.2)
-        said = platform.log.read_text()
-    assert f"frontend church: http://localhost:{port}" in said, said[-3000:]
+    served(platform, f"frontend church: http://localhost:{port}")
     other = free_port()
     stop_other = serve(Site(dist, outputs_bytes("church", platform.info, manifest)), other)
     try:
         yield {"declared": f"http://localhost:{port}", "other": f"http://localhost:{other}"}
     finally:
         stop_other()
+
+
+@pytest.fixture(scope="session")
+def console_origin(platform: Platform, manifest: Path) -> str:
+    """The console's origin, served by `integreat dev` (the first loopback `[console]` origin)."""
+    from chalicelib.tenancy.manifest import load_manifest
+
+    port = console_port(load_manifest(manifest))
+    served(platform, f"console: http://localhost:{port}")
+    return f"http://localhost:{port}"
 
 
 @pytest.fixture(scope="module")
