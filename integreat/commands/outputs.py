@@ -35,6 +35,47 @@ def build(
     return amplify_outputs(app_of(declared, app, values), values)
 
 
+def build_console(
+    stage: str, manifest: Path | None = None, outputs_file: Path = OUTPUTS_FILE, parameters: Any = None
+) -> dict[str, Any]:
+    """The admin console's `console_outputs.json` for `stage`: every manifest app's client id
+    (dev/prod: from SSM, one GetParametersByPath walk), the pool and the API."""
+    from chalicelib.tenancy.manifest import load_manifest
+    from integreat.local.frontends import console_outputs
+    from integreat.outputs import STAGES, OutputsError, local_values, stack_values
+
+    if stage not in STAGES:
+        raise OutputsError(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    declared = load_manifest(manifest)
+    if stage == "local":
+        return console_outputs(declared, local_values(context.running_platform()))
+    values = stack_values(outputs_file, stage, declared, "", parameters or ssm_client)
+    ssm = parameters or ssm_client
+    client = ssm(values.region) if callable(ssm) else ssm
+    clients = _client_ids(client, f"/{declared.platform.name}/{stage}/apps/")
+    return console_outputs(
+        declared, values._replace(clients={s: c for s, c in clients.items() if s in declared.slugs})
+    )
+
+
+def _client_ids(ssm: Any, prefix: str) -> dict[str, str]:
+    """slug -> client id of every `<prefix><slug>/client-id` parameter."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from integreat.outputs import OutputsError
+
+    found: dict[str, str] = {}
+    try:
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix, Recursive=True):
+            for parameter in page["Parameters"]:
+                slug, _, leaf = parameter["Name"].removeprefix(prefix).partition("/")
+                if leaf == "client-id":
+                    found[slug] = str(parameter["Value"])
+    except (ClientError, BotoCoreError) as exc:
+        raise OutputsError(f"cannot read the SSM parameters under {prefix}: {exc}") from None
+    return found
+
+
 def ssm_client(region: str) -> Any:
     from chalicelib import aws
     from chalicelib.settings import settings_from_env
@@ -43,22 +84,35 @@ def ssm_client(region: str) -> Any:
 
 
 def outputs(
-    app: Annotated[str, typer.Option("--app", help="The app whose frontend reads these outputs.")],
     stage: Annotated[str, typer.Option("--stage", help="local (the running `make dev`), dev or prod.")],
+    app: Annotated[
+        str | None, typer.Option("--app", help="The app whose frontend reads these outputs.")
+    ] = None,
+    console_: Annotated[
+        bool, typer.Option("--console", help="The admin console's console_outputs.json instead (every app).")
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     outputs_file: Annotated[
         Path, typer.Option("--outputs-file", help="dev/prod: what `cdk deploy --outputs-file` wrote.")
     ] = OUTPUTS_FILE,
     manifest: ManifestOpt = None,
 ) -> None:
-    """The app's amplify_outputs.json (schema 1.4): its client, folders and the API, for Amplify JS.
+    """The app's amplify_outputs.json (schema 1.4): its client, folders and the API, for Amplify JS;
+    with --console, the admin console's console_outputs.json (every app's client).
 
     Example: integreat outputs --app church --stage local --out examples/church-web/public/amplify_outputs.json
     """
     from integreat.outputs import OutputsError
 
+    if (app is None) == (not console_):
+        err.print("name an app with --app, or pass --console")
+        raise typer.Exit(2)
     try:
-        document = build(app, stage, manifest, outputs_file)
+        document = (
+            build_console(stage, manifest, outputs_file)
+            if app is None
+            else build(app, stage, manifest, outputs_file)
+        )
     except OutputsError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

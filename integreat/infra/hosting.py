@@ -101,6 +101,24 @@ class Frontends(Construct):
         region = cdk.Stack.of(self).region
         values = StageValues(stage.name, region, users.user_pool.user_pool_id, bucket_name, api_url, {})
         Hosting(self, "Hosting", stage, manifest.apps, values, provisioned)
+        if manifest.console.origins:
+            hosted_console(self, stage)
+
+
+def hosted_console(scope: Construct, stage: Stage) -> None:
+    """The admin console's Amplify app and branch, in a nested stack of its own: one per stage,
+    whatever the number of apps. Manual deployments: its `console_outputs.json` names every app's
+    client (`integreat outputs --console`), which no template could carry at 1,000 apps."""
+    nested = cdk.NestedStack(scope, "Console", description=f"Integreat {stage.name}: the admin console")
+    hosted = amplify.CfnApp(
+        nested, "ConsoleApp", name=f"{stage.prefix}-console", platform="WEB",
+        description=f"Integreat admin console ({stage.name})", custom_rules=[SPA_RULE],
+        tags=[cdk.CfnTag(key="integreat:app", value="-"), cdk.CfnTag(key="integreat:stage", value=stage.name)],
+    )  # fmt: skip
+    amplify.CfnBranch(
+        nested, "ConsoleBranch", app_id=hosted.attr_app_id, branch_name="main",
+        stage="PRODUCTION" if stage.name == "prod" else "DEVELOPMENT", enable_auto_build=False,
+    )  # fmt: skip
 
 
 def is_hosted(app: AppSpec) -> bool:

@@ -27,7 +27,8 @@ MAX_OUTPUTS = 200
 
 
 def _nested(stack: cdk.Stack) -> list[cdk.NestedStack]:
-    return [c for c in stack.node.find_all() if isinstance(c, cdk.NestedStack)]
+    """The app shards (the console's own nested stack apart: `test_the_console_is_one_amplify_app`)."""
+    return [c for c in stack.node.find_all() if isinstance(c, cdk.NestedStack) and c.node.id != "Console"]
 
 
 def _nag_errors(stack: cdk.Stack) -> list[str]:
@@ -98,7 +99,10 @@ def test_no_output_per_app_and_every_shard_waits_for_the_provisioner(
 ) -> None:
     root = synthesized[stage]
     assert not [name for name in root.template["Outputs"] if name.startswith("AppClient")]
-    shards = [r for r in root.template["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    shards = [
+        r for name, r in root.template["Resources"].items()
+        if r["Type"] == "AWS::CloudFormation::Stack" and "Console" not in name  # it reads no client id
+    ]  # fmt: skip
     assert shards
     assert all("Apps" in r["DependsOn"] for r in shards)  # the client-id parameters exist by then
     assert [e for e in _nag_errors(root.stack) if "/Frontends/" in e] == []
@@ -178,3 +182,22 @@ def test_cdk_nag_findings_in_a_nested_stack_reach_the_root(tmp_path: Any) -> Non
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     app.synth()
     assert any("/Root/Shard0/Plain/" in e for e in _nag_errors(root))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_console_is_one_amplify_app_of_its_own_with_manual_deployments(
+    synthesized: dict[str, Any], stage: str
+) -> None:
+    stack = synthesized[stage].stack
+    (console,) = [
+        c for c in stack.node.find_all() if isinstance(c, cdk.NestedStack) and c.node.id == "Console"
+    ]
+    template = Template.from_stack(console)
+    (app,) = template.find_resources("AWS::Amplify::App").values()
+    (branch,) = template.find_resources("AWS::Amplify::Branch").values()
+    assert app["Properties"]["Name"] == f"integreat-{stage}-console"
+    assert "Repository" not in app["Properties"]
+    assert (
+        "EnvironmentVariables" not in app["Properties"]
+    )  # its outputs name every app: a file, not a variable
+    assert branch["Properties"]["EnableAutoBuild"] is False

@@ -190,3 +190,27 @@ def test_the_command_prints_writes_and_fails_with_one_line(tmp_path: Path) -> No
     assert stopped.returncode == 1
     assert "not running" in stopped.stderr
     assert "Traceback" not in stopped.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_consoles_outputs_name_every_apps_client(state: Path, stage: str) -> None:
+    from integreat.commands.outputs import build_console
+
+    document = build_console(stage, ROOT / "integreat.toml", FIXTURES / f"cdk-outputs.{stage}.json")
+
+    expected = CLIENTS.get(stage) or {slug: ids[0] for slug, ids in PLATFORM["apps"].items()}  # type: ignore[attr-defined]
+    assert {a["app"]: a["user_pool_client_id"] for a in document["apps"]} == expected
+    assert document["stage"] == stage
+    assert document["auth"]["user_pool_id"]
+    assert ("user_pool_endpoint" in document["auth"]) == (stage == "local")
+
+
+def test_the_console_command_needs_an_app_or_console_and_writes_the_file(tmp_path: Path) -> None:
+    neither = run_integreat("outputs", "--stage", "prod")
+    assert neither.returncode == 2
+    assert "--app, or pass --console" in neither.stderr
+    out = tmp_path / "console_outputs.json"
+    written = run_integreat("outputs", "--console", "--stage", "prod", "--out", str(out),
+                            "--outputs-file", str(FIXTURES / "cdk-outputs.prod.json"))  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    assert len(json.loads(out.read_text())["apps"]) == len(APPS)
