@@ -83,6 +83,11 @@ class Jwks:
             self._load, {}, ttl=math.inf, min_reload=min_refresh_seconds, throttle_failures=True, clock=clock
         )
 
+    def cached(self, kid: str) -> PublicKey | None:
+        """The key the copy holds now, never fetching: a reload that drops or replaces a key makes
+        every token verified with the old one be checked again (`TokenVerifier`'s cache)."""
+        return self._keys.value.get(kid)
+
     def key(self, kid: str) -> PublicKey | None:
         found = self._keys.value.get(kid)
         if found is not None:
