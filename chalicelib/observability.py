@@ -108,5 +108,8 @@ def count(metric: str, app: str | None, value: int = 1, **dimensions: str) -> No
     with single_metric(name=metric, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as m:
         m.add_dimension(name="stage", value=os.environ.get(STAGE, "local"))
         m.add_dimension(name="app", value=app or "-")
+        # Named here, not left to Powertools (it adds `service` only when POWERTOOLS_SERVICE_NAME
+        # is set): a dashboard's SEARCH matches a metric's whole dimension set, so it must not vary.
+        m.add_dimension(name="service", value=SERVICE)
         for name, dim in dimensions.items():
             m.add_dimension(name=name, value=dim)

@@ -332,17 +332,23 @@ def _top(stage: Stage, metric: str, where: str = "") -> cw.MathExpression:
     )  # fmt: skip
 
 
+def schema_of(*dimensions: str) -> str:
+    """The SEARCH schema of an app metric with `dimensions` besides the ones every count has
+    (`chalicelib.observability.count`: stage, app, service); tests check it against real EMF."""
+    return "{" + ",".join((NAMESPACE, "app", *dimensions, "service", "stage")) + "}"
+
+
 def _search(stage: Stage, terms: str, *dimensions: str) -> cw.SearchExpression:
     """One app's series (the placeholder becomes the app picked), one per value of `dimensions`:
     the schema names a metric's whole dimension set, so only metrics of exactly that set match."""
-    schema = "{" + ",".join((NAMESPACE, "app", *dimensions, "stage")) + "}"
+    schema = schema_of(*dimensions)
     expression = f"SEARCH('{schema} {terms} stage=\"{stage.name}\" app=\"{APP_PLACEHOLDER}\"', 'Sum', 300)"
     return cw.SearchExpression(expression=expression, label="", period=PERIOD)
 
 
 def _app_variable(stage: Stage) -> cw.DashboardVariable:
     """The app picker: the apps that answered requests in this stage, the first one at first."""
-    search = f'{{{NAMESPACE},app,class,stage}} MetricName="{REQUESTS}" stage="{stage.name}"'
+    search = f'{schema_of("class")} MetricName="{REQUESTS}" stage="{stage.name}"'
     return cw.DashboardVariable(
         id="app", label="app", type=cw.VariableType.PATTERN, input_type=cw.VariableInputType.SELECT,
         value=APP_PLACEHOLDER, values=cw.Values.from_search(search, "app"), default_value=cw.DefaultValue.FIRST,

@@ -146,17 +146,17 @@ def test_one_app_is_picked_with_the_app_variable_and_drilled_into_by_search(
     assert variable == {
         "type": "pattern", "pattern": "INTEGREAT_APP", "inputType": "select", "id": "app", "label": "app",
         "defaultValue": "__FIRST", "populateFrom": "app",
-        "search": f'{{Integreat,app,class,stage}} MetricName="Requests" stage="{stage}"',
+        "search": f'{{Integreat,app,class,service,stage}} MetricName="Requests" stage="{stage}"',
     }  # fmt: skip
     widgets = _widgets(synthesized[stage].template)
     (requests,) = _expressions(widgets["App: requests by class"])
     assert requests == (
-        f'SEARCH(\'{{Integreat,app,class,stage}} MetricName="Requests" stage="{stage}" app="INTEGREAT_APP"\','
+        f'SEARCH(\'{{Integreat,app,class,service,stage}} MetricName="Requests" stage="{stage}" app="INTEGREAT_APP"\','
         " 'Sum', 300)"
     )
-    for title, schema in (("refusals by limit", "{Integreat,app,limit,stage}"),
-                          ("denials by reason", "{Integreat,app,reason,stage}"),
-                          ("faults, quarantines, deliveries", "{Integreat,app,stage}")):  # fmt: skip
+    for title, schema in (("refusals by limit", "{Integreat,app,limit,service,stage}"),
+                          ("denials by reason", "{Integreat,app,reason,service,stage}"),
+                          ("faults, quarantines, deliveries", "{Integreat,app,service,stage}")):  # fmt: skip
         (search,) = _expressions(widgets[f"App: {title}"])
         assert search.startswith(f"SEARCH('{schema} ")
         assert f'stage="{stage}" app="INTEGREAT_APP"' in search

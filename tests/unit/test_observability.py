@@ -245,7 +245,7 @@ def test_count_emits_one_emf_blob_with_namespace_and_dimensions(
     [directive] = blob["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == METRICS_NAMESPACE == "Integreat"
     assert directive["Metrics"] == [{"Name": DENIALS, "Unit": "Count"}]
-    assert set(directive["Dimensions"][0]) == {"stage", "app", "reason"}
+    assert set(directive["Dimensions"][0]) == {"stage", "app", "reason", "service"}
     assert blob["app"] == "church"
     assert blob["stage"] == "dev"
     assert blob["reason"] == "wrong_app"
