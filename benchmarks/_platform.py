@@ -24,21 +24,16 @@ def demo_apps() -> tuple[AppSpec, ...]:
     """The three apps of the repository's manifest (church, events, students), with request and
     event limits no benchmark reaches (thousands of requests a minute are the measurement here,
     as an operator load-testing a stage would raise them; benchmarks/usage.py measures limits)."""
-    from chalicelib.apps.manifest import SECTIONS
-    from chalicelib.tenancy.sections import Sections
+    from chalicelib.apps.manifest import with_section
     from chalicelib.usage.model import LimitsSpec
     from chalicelib.usage.section import LIMITS
     from chalicelib.usage.spec import MAX_COUNT
 
     unlimited = LimitsSpec(requests_per_minute=MAX_COUNT, events_per_day=MAX_COUNT)
-    by_key = {section.key: section for section in SECTIONS}
-    apps = []
-    for app in load_manifest(ROOT / "integreat.toml").apps:
-        pairs = [(by_key[k], v) for k, v in app.sections.items() if k != LIMITS.key]
-        limits = unlimited._replace(storage_bytes=app.limits.storage_bytes)
-        sections = Sections([*pairs, (LIMITS, limits)])
-        apps.append(AppSpec(app.slug, app.name, app.enrollment, app.roles, app.description, sections))
-    return tuple(apps)
+    return tuple(
+        with_section(app, LIMITS, unlimited._replace(storage_bytes=app.limits.storage_bytes))
+        for app in load_manifest(ROOT / "integreat.toml").apps
+    )
 
 
 def provision(operator_url: str, apps: Sequence[AppSpec], *, workers: int = 2) -> None:

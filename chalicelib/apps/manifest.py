@@ -150,9 +150,12 @@ def _with_limits(app: AppSpec, defaults: LimitsSpec) -> AppSpec:
     """`app` with `[platform.limits]` filling the limits it does not declare: the registry then
     holds each app's limits as they apply, and a changed default re-syncs the apps it changes."""
     merged = app.limits.over(defaults)
-    if merged == app.limits:
-        return app
-    by_key = {section.key: section for section in SECTIONS}
-    pairs = [(by_key[key], value) for key, value in app.sections.items() if key != LIMITS.key]
-    sections = Sections([*pairs, (LIMITS, merged)])
+    return app if merged == app.limits else with_section(app, LIMITS, merged)
+
+
+def with_section(app: AppSpec, section: AppSection[Any], value: object) -> AppSpec:
+    """`app` with `section` set to `value`, its other sections as they are."""
+    by_key = {s.key: s for s in SECTIONS}
+    pairs = [(by_key[key], v) for key, v in app.sections.items() if key != section.key]
+    sections = Sections([*pairs, (section, value)])
     return AppSpec(app.slug, app.name, app.enrollment, app.roles, app.description, sections)

@@ -29,13 +29,13 @@ class ConsoleSpec(NamedTuple):
 
 
 def _parse(doc: Table, _slugs: Collection[str]) -> ConsoleSpec:
-    from chalicelib.frontends.spec import _origins
+    from chalicelib.frontends.spec import parse_origins
 
     table = doc.table("console", "a table, written [console], with `origins`", default={})
     if table is None:
         return ConsoleSpec()
     table.check_keys(("origins",))
-    return ConsoleSpec(_origins(table) or ())
+    return ConsoleSpec(parse_origins(table) or ())
 
 
 CONSOLE: PlatformSection[ConsoleSpec] = PlatformSection("console", ConsoleSpec(), parse=_parse)

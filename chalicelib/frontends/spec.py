@@ -47,7 +47,7 @@ def parse_frontend(app: Table) -> FrontendSpec | None:
         return None
     before = len(table.issues)
     table.check_keys(FRONTEND_KEYS)
-    origins = _origins(table)
+    origins = parse_origins(table)
     repository = _optional(
         table, "repository", REPOSITORY, "the repository's https URL, such as https://github.com/org/repo"
     )
@@ -65,7 +65,8 @@ def parse_frontend(app: Table) -> FrontendSpec | None:
     return FrontendSpec(origins, repository, branch, token, domain)
 
 
-def _origins(table: Table) -> tuple[str, ...] | None:
+def parse_origins(table: Table) -> tuple[str, ...] | None:
+    """`table`'s `origins` (an app's frontend, the console); None after reporting a problem."""
     raw = table.values.get("origins", [])
     if not isinstance(raw, list):
         table.reject("origins", 'an array of origins such as ["https://church.example.org"]', raw)

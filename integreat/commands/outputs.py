@@ -49,8 +49,8 @@ def build_console(
     declared = load_manifest(manifest)
     if stage == "local":
         return console_outputs(declared, local_values(context.running_platform()))
-    values = stack_values(outputs_file, stage, declared, "", parameters or ssm_client)
     ssm = parameters or ssm_client
+    values = stack_values(outputs_file, stage, declared, "", ssm)
     client = ssm(values.region) if callable(ssm) else ssm
     clients = _client_ids(client, f"/{declared.platform.name}/{stage}/apps/")
     return console_outputs(
