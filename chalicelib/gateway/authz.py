@@ -32,7 +32,10 @@ authz = Blueprint(__name__)
 
 _caller: ContextVar[Caller | None] = ContextVar("integreat_caller", default=None)
 #: The app the request counts for (usage): the path's until the caller is known.
-_metered: ContextVar[str | None] = ContextVar("integreat_metered_app", default=None)
+#: The app a request counts for, and whether the registry serves it (None: not looked up yet).
+_metered: ContextVar[tuple[str | None, bool | None]] = ContextVar(
+    "integreat_metered_app", default=(None, None)
+)
 
 
 def current_caller() -> Caller:
@@ -58,7 +61,7 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
         check_request(request)  # before any of it reaches a log line (the path's app is on each)
         if request.method == "OPTIONS":
             return cors.preflight(request)  # a preflight carries no token: it asks before sending one
-        _metered.set((request.uri_params or {}).get("app"))
+        _metered.set(((request.uri_params or {}).get("app"), None))
         response = _authorize(request, get_response)
     except ApiError as exc:
         response = _refuse(request, exc)
@@ -67,8 +70,9 @@ def authorize(request: Request, get_response: Callable[[Request], Response]) -> 
     except Exception as exc:
         response = unexpected(request, exc)
     if request.method != "OPTIONS":
-        gate.after_request(_metered.get(), response.status_code)  # every outcome, for its app
-        _metered.set(None)
+        metered, served = _metered.get()
+        gate.after_request(metered, response.status_code, served)  # every outcome, for its app
+        _metered.set((None, None))
     return cors.decorate(request, response)  # denials too: the page may read why it was refused
 
 
@@ -98,10 +102,10 @@ def _authorize(request: Request, get_response: Callable[[Request], Response]) ->
     if not policy.allows(caller, path_app):
         return _deny(request, 403, "forbidden", f"this route is for: {policy.description}", path_app)
     app = gate.metered_app(path_app, caller)
-    _metered.set(app)
-    over = gate.over_limit(app) if app else None
-    if over is not None:
-        return _throttled(request, app or "", *over)
+    admission = gate.admit(app) if app else gate.Admission(False)
+    _metered.set((app, admission.served))
+    if admission.over is not None:
+        return _throttled(request, app or "", *admission.over)
     reset = _caller.set(caller)
     started = time.perf_counter()
     try:

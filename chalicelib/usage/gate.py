@@ -3,7 +3,7 @@ per-request bookkeeping (`chalicelib.gateway.authz` calls these; nothing here an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chalicelib.runtime import runtime
 
@@ -21,26 +21,35 @@ def metered_app(path_app: str | None, caller: Caller | None) -> str | None:
     return None
 
 
-def over_limit(app: str) -> tuple[int, int] | None:
-    """(the app's requests per minute, seconds until its minute ends) when this request is over
-    its limit, else None (and the request is counted toward it). An app the registry does not
-    serve is not limited here: the route answers it (404/410)."""
+class Admission(NamedTuple):
+    """What `admit` found: whether the registry serves the app (its requests are then counted),
+    and (its requests per minute, seconds until the minute ends) when this one is over its limit."""
+
+    served: bool
+    over: tuple[int, int] | None = None
+
+
+def admit(app: str) -> Admission:
+    """Count this request toward its app's limit, with the one registry look-up a request's
+    usage needs (`after_request` is told what it found). An app the registry does not serve is
+    not limited here: the route answers it (404/410)."""
     from chalicelib.tenancy.errors import TenancyError
     from chalicelib.usage.model import BUILT_IN
     from chalicelib.usage.section import LIMITS
 
-    if not runtime().settings.usage:
-        return None
+    current = runtime()
+    if not current.settings.usage:
+        return Admission(False)
     try:
-        record = runtime().database.registry.get_active(app)
+        record = current.database.registry.get_active(app)
     except TenancyError:
-        return None
+        return Admission(False)
     limit = LIMITS.of(record).requests_per_minute or BUILT_IN["requests_per_minute"]
-    retry = runtime().meter.admit(app, limit)
+    retry = current.meter.admit(app, limit)
     if retry is None:
-        return None
+        return Admission(True)
     _reached(app, limit)
-    return limit, retry
+    return Admission(True, (limit, retry))
 
 
 _announced: dict[str, int] = {}  # app -> the minute its limit.reached was last announced here
@@ -61,27 +70,29 @@ def _reached(app: str, limit: int) -> None:
     )
 
 
-def after_request(app: str | None, status: int) -> None:
+def after_request(app: str | None, status: int, served: bool | None = None) -> None:
     """Count the request for its app, and flush the instance's usage when the interval is over.
+    `served`: what `admit` found (None: not asked, e.g. a request denied before it; looked up).
     Usage never fails the request it rides on: a fault here is logged, the response goes out."""
     try:
-        _count(app, status)
+        _count(app, status, served)
     except Exception as exc:
         from chalicelib.observability import logger
 
         logger.warning("usage not counted", extra={"error": repr(exc)})
 
 
-def _count(app: str | None, status: int) -> None:
-    if not runtime().settings.usage:
+def _count(app: str | None, status: int, served: bool | None) -> None:
+    current = runtime()
+    if not current.settings.usage:
         return
-    meter = runtime().meter
-    if app is not None and _served(app):  # never a row for a name a client made up
+    meter = current.meter
+    if app is not None and (_served(app) if served is None else served):  # never a made-up name
         meter.record_request(app, status)
     if meter.due():
         from chalicelib.usage.store import flush
 
-        flush(runtime().database, meter)
+        flush(current.database, meter)
 
 
 def _served(app: str) -> bool:
