@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -140,17 +140,18 @@ class Lease:
     def __exit__(self, *exc: object) -> None:
         self._pool.give(self.connection)
 
-    def first(self, run: Callable[[Connection], T]) -> T:
+    def first(self, run: Callable[..., T], *args: Any) -> T:
+        """`run(connection, *args)`: arguments, not a closure, on this per-request path."""
         try:
-            return run(self.connection)
+            return run(self.connection, *args)
         except CONNECTION_ERRORS as exc:
             if not self.connection.closed:
                 raise unavailable(exc) from exc  # a live connection refused it: not a dead socket
         self.connection = self._pool.replace(self.connection)
-        return self.then(run)
+        return self.then(run, *args)
 
-    def then(self, run: Callable[[Connection], T]) -> T:
+    def then(self, run: Callable[..., T], *args: Any) -> T:
         try:
-            return run(self.connection)
+            return run(self.connection, *args)
         except CONNECTION_ERRORS as exc:
             raise unavailable(exc) from exc

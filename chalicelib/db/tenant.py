@@ -232,7 +232,8 @@ class Database:
         """
         pool, switch = self._switch(slug, False)
         try:
-            return self._one(switch + _READ_ONLY + sql, params, pool)
+            with Lease(pool) as lease:
+                return lease.first(_fetch, switch + _READ_ONLY + sql, params)
         except _SWITCH_ERRORS as exc:
             _raise_switch_error(exc)
             raise
@@ -261,7 +262,7 @@ class Database:
         """One statement on a pooled connection; the one place reads and platform statements
         get the dead-connection replacement (`Lease.first`)."""
         with Lease(pool) as lease:
-            return lease.first(lambda conn: _fetch(conn, sql, params))
+            return lease.first(_fetch, sql, params)
 
     def close(self) -> None:
         for pool in list(self._pools.values()):
