@@ -128,7 +128,7 @@ def _uncached(runtime: Runtime) -> Any:
 
 
 @contextlib.contextmanager
-def _stdout_to_null() -> Iterator[None]:
+def stdout_to_null() -> Iterator[None]:
     """Each request's log line is written as in Lambda, to a stdout nobody reads."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -212,7 +212,7 @@ def run() -> dict[str, float | int | bool]:
             first_sight = _uncached(runtime)
             bare = _bare_me(first_sight)
             api = chalice_app.app
-            with _stdout_to_null():
+            with stdout_to_null():
                 routed, floor = api(copy.deepcopy(me), None), bare(copy.deepcopy(me), None)
                 assert routed["statusCode"] == floor["statusCode"] == 200, (routed, floor)
                 assert json.loads(routed["body"]) == json.loads(floor["body"])
