@@ -5,7 +5,7 @@ tests/events/), uploaded by an app's IAM role into a members-writable `*/*` fold
 that needs no S3 call. The consumer parses, decodes, decides with the one decision function,
 and writes one batched upsert for the app. The floor, in the same run and database: one
 `INSERT ... VALUES` (execute_values) of the same 1,000 rows into a copy of the table.
-Figures: `storage.events_per_s`, `storage.throughput_ratio` (consumer / raw; goal >= 0.5).
+Figures: `storage.events_per_s`, `storage.throughput_ratio` (consumer / raw; goal >= 0.65, issue 20).
 
 Run alone: `.venv/bin/python -m benchmarks.storage`.
 """
@@ -40,7 +40,7 @@ APP = AppSpec(
     storage=StorageSpec((FolderRule("drop/", "members", "members", ("*/*",), 10 << 20),)),
 )
 
-GOALS = {"storage.throughput_ratio": (">=", 0.5)}
+GOALS = {"storage.throughput_ratio": (">=", 0.65)}
 
 
 class _NoS3:

@@ -12,6 +12,7 @@ them already (their inbox is idempotent on the event's source and id).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -19,15 +20,21 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import audit
 from chalicelib.batching import Retries, StagingBatchProcessor
 from chalicelib.messaging.envelope import Envelope, EnvelopeError, app_of_source, parse
-from chalicelib.messaging.inbox import deliver
+from chalicelib.messaging.inbox import Row, deliver_rows, row
 from chalicelib.messaging.routing import Routes, build_routes, publish_problem
 from chalicelib.messaging.section import EVENTS
 from chalicelib.messaging.spec import EventsSpec
 from chalicelib.observability import DELIVERIES, count, logger
 from chalicelib.tenancy.database import Database
-from chalicelib.tenancy.registry import ACTIVE
+from chalicelib.tenancy.registry import ACTIVE, AppRecord
 from chalicelib.usage.meter import Meter
 from chalicelib.usage.model import DEAD_LETTERS, EVENTS_DELIVERED
+
+#: A record's delivery: its inbox row (one for every subscriber) and the raw record it came in.
+Staged = tuple[Row, dict[str, Any]]
+#: What `_sender_app` answers for the API's role (it stamped `source` itself): not a slug, so no
+#: app's role can ever be taken for it.
+_API = "/api"
 
 
 class MessagingDeps(NamedTuple):
@@ -61,55 +68,105 @@ def role_id(sender: str) -> str:
     return sender.split(":", 1)[0]
 
 
+class _Snapshot(NamedTuple):
+    """What records are decided against, derived from one registry snapshot."""
+
+    specs: Mapping[str, EventsSpec]  # active apps' events sections
+    routes: Routes
+    role_apps: Mapping[str, str]  # an app's IAM role id -> the app
+
+
+_NOTHING = _Snapshot({}, build_routes({}), {})
+_last: tuple[Mapping[str, AppRecord], _Snapshot] | None = None
+
+
+def _snapshot(apps: Mapping[str, AppRecord]) -> _Snapshot:
+    """`apps` decoded and indexed, once per registry snapshot rather than once per batch: the
+    registry hands back the same mapping until it reloads, and a reload makes a new one."""
+    global _last
+    last = _last
+    if last is not None and last[0] is apps:
+        return last[1]
+    active = [a for a in apps.values() if a.status == ACTIVE]
+    specs = {a.slug: EVENTS.of(a) for a in active}
+    made = _Snapshot(specs, build_routes(specs), {a.iam_role_id: a.slug for a in active if a.iam_role_id})
+    _last = (apps, made)
+    return made
+
+
 class RoutingProcessor(StagingBatchProcessor):
     def __init__(self, deps: MessagingDeps) -> None:
         super().__init__(deps.retries)
         self.deps = deps
-        self._specs: dict[str, EventsSpec] = {}
-        self._role_apps: dict[str, str] = {}
-        self._routes: Routes = build_routes({})
-        self._pending: dict[str, list[tuple[Envelope, dict[str, Any]]]] = {}
+        self._now = _NOTHING  # until `prepare`: not through `_snapshot`, whose one entry is the registry's
+        self._pending: dict[str, list[Staged]] = {}
+        # Per batch: a batch is mostly a few types from a few senders, each decided once.
+        self._senders: dict[str, str | None] = {}  # SenderId -> the app whose role it is, or _API
+        self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def prepare(self) -> None:
-        apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
-        self._specs = {a.slug: EVENTS.of(a) for a in apps}
-        self._routes = build_routes(self._specs)  # once per batch: routing cost does not grow with apps
-        self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
+        self._now = _snapshot(self.deps.db.registry.all())
         self._pending.clear()
+        self._senders.clear()
+        self._recipients.clear()
 
     def handle(self, record: SQSRecord) -> None:
         sender = record.attributes.sender_id or ""
         try:
-            envelope = self._verified(record.body, sender)
+            envelope, producer = self._verified(record.body, sender)
         except Rejected as exc:
             self._reject(record, sender, str(exc))
             if exc.app is not None and self.deps.meter is not None:
                 self.deps.meter.add(exc.app, DEAD_LETTERS)
             return
-        for app in self._routes.recipients(app_of_source(envelope.source) or "", envelope.type):
-            self._pending.setdefault(app, []).append((envelope, record.raw_event))
+        apps = self._routed(producer, envelope.type)
+        if apps:
+            staged = (row(envelope), record.raw_event)
+            for app in apps:
+                self._stage(app, staged)
 
-    def _verified(self, body: str, sender: str) -> Envelope:
+    def _verified(self, body: str, sender: str) -> tuple[Envelope, str]:
+        """The envelope and its producer; Rejected if either may not be delivered."""
         try:
             envelope = parse(body)
         except EnvelopeError as exc:
             raise Rejected(f"invalid envelope: {exc}") from exc
         producer = app_of_source(envelope.source)
-        if producer is None or producer not in self._specs:
+        if producer is None or producer not in self._now.specs:
             raise Rejected(f"unknown source {envelope.source!r}")
-        if not (self.deps.api_sender_id and role_id(sender) == self.deps.api_sender_id):
+        claimed_by = self._sender_app(sender)
+        if claimed_by is None:
+            raise Rejected(f"unknown sender {sender!r}: only the API and apps' own roles may publish")
+        if claimed_by != _API and claimed_by != producer:
             # Not sent through the API: the sender must be the producer's own IAM role.
-            claimed_by = self._role_apps.get(role_id(sender))
-            if claimed_by is None:
-                raise Rejected(f"unknown sender {sender!r}: only the API and apps' own roles may publish")
-            if claimed_by != producer:
-                raise Rejected(
-                    f"forged source: sender is {claimed_by}'s role, the event claims {envelope.source}"
-                )
-        problem = publish_problem(self._specs, producer, envelope.type)
+            raise Rejected(
+                f"forged source: sender is {claimed_by}'s role, the event claims {envelope.source}"
+            )
+        problem = publish_problem(self._now.specs, producer, envelope.type)
         if problem is not None:
             raise Rejected(problem, producer)
-        return envelope
+        return envelope, producer
+
+    def _sender_app(self, sender: str) -> str | None:
+        """_API for the API's role, the app of an app's own role, else None; once per sender."""
+        if sender not in self._senders:
+            role = role_id(sender)
+            api = self.deps.api_sender_id
+            self._senders[sender] = _API if api and role == api else self._now.role_apps.get(role)
+        return self._senders[sender]
+
+    def _routed(self, producer: str, event_type: str) -> tuple[str, ...]:
+        key = (producer, event_type)
+        apps = self._recipients.get(key)
+        if apps is None:
+            apps = self._recipients[key] = self._now.routes.recipients(producer, event_type)
+        return apps
+
+    def _stage(self, app: str, staged: Staged) -> None:
+        pending = self._pending.get(app)  # not setdefault: that allocates a list per record
+        if pending is None:
+            pending = self._pending[app] = []
+        pending.append(staged)
 
     def _reject(self, record: SQSRecord, sender: str, reason: str) -> None:
         detail = {"body": record.body[:8000], "sender": sender}
@@ -120,7 +177,7 @@ class RoutingProcessor(StagingBatchProcessor):
     def flush(self) -> None:
         for app, staged in self._pending.items():
             try:
-                delivered = deliver(self.deps.db, app, [envelope for envelope, _ in staged])
+                delivered = deliver_rows(self.deps.db, app, [event_row for event_row, _ in staged])
             except Exception:
                 logger.exception("inbox delivery failed; its records will be retried", extra={"app": app})
                 self.fail({id(raw): raw for _, raw in staged}.values())

@@ -70,6 +70,14 @@ class Envelope(NamedTuple):
 
     def to_json(self) -> str:
         """Compact; attributes in a fixed order, extensions sorted, `data` last."""
+        return self.json_with(self.data_json())
+
+    def data_json(self) -> str | None:
+        """`data` as compact JSON text, as `to_json` writes it; None when there is no data."""
+        return None if self.data is None else json.dumps(self.data, separators=(",", ":"), allow_nan=False)
+
+    def json_with(self, data: str | None) -> str:
+        """`to_json`, given `data_json()` already made: the inbox stores both texts (issue 20)."""
         attributes = {
             "specversion": self.specversion,
             "id": self.id,
@@ -81,10 +89,10 @@ class Envelope(NamedTuple):
         }
         body: dict[str, Any] = {name: value for name, value in attributes.items() if value is not None}
         body.update(sorted(self.extensions.items()))
-        if self.data is not None:
-            body["data"] = self.data
         # ASCII (the default): escaped non-ASCII stays inside the characters SQS accepts.
-        return json.dumps(body, separators=(",", ":"), allow_nan=False)
+        head = json.dumps(body, separators=(",", ":"), allow_nan=False)
+        # `data` last, as the encoder would have written it: `{...,"data":<text>}`.
+        return head if data is None else f'{head[:-1]},"data":{data}}}'
 
 
 def source_for(slug: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,8 +13,13 @@ INSERT = """INSERT INTO inbox (event_id, source, type, time, subject, dataconten
 VALUES %s ON CONFLICT (source, event_id) DO NOTHING"""
 
 
-def row(event: Envelope) -> tuple[Any, ...]:
-    data = None if event.data is None else json.dumps(event.data)
+Row = tuple[Any, ...]
+
+
+def row(event: Envelope) -> Row:
+    """The inbox row of `event`. Its data is serialized once, for the `data` column and inside
+    the envelope's text (`Envelope.json_with`), not once for each."""
+    data = event.data_json()
     return (
         event.id,
         event.source,
@@ -24,16 +28,21 @@ def row(event: Envelope) -> tuple[Any, ...]:
         event.subject,
         event.datacontenttype,
         data,
-        event.to_json(),
+        event.json_with(data),
     )
 
 
 def deliver(db: Database, app: str, events: Sequence[Envelope]) -> int:
     """Insert `events` into `app`'s inbox; returns how many were new."""
-    if not events:
+    return deliver_rows(db, app, [row(e) for e in events])
+
+
+def deliver_rows(db: Database, app: str, rows: Sequence[Row]) -> int:
+    """`deliver` for rows made by `row`: an event fanned out to several apps is one row for all."""
+    if not rows:
         return 0
     with db.tenant(app) as cur:
-        cur.execute_values(INSERT, [row(e) for e in events])
+        cur.execute_values(INSERT, rows)
         return max(cur.rowcount, 0)
 
 

@@ -17,6 +17,7 @@ from such a bucket leaves the app's index alone.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -33,9 +34,10 @@ from chalicelib.storage.rules import QUARANTINE_PREFIX, Actor, Verdict, judge_wr
 from chalicelib.storage.section import STORAGE
 from chalicelib.storage.spec import StorageSpec
 from chalicelib.tenancy.database import Database
-from chalicelib.tenancy.registry import ACTIVE
+from chalicelib.tenancy.registry import ACTIVE, AppRecord
 
 ANY_TYPE = "*/*"
+_ANY_ONLY = (ANY_TYPE,)  # a folder that accepts every type: no HEAD is needed to judge one
 PLATFORM_SOURCE = "/platform/storage"
 QUARANTINED_TYPE = "integreat.storage.quarantined"
 
@@ -53,29 +55,62 @@ def process(event: dict[str, Any], deps: StorageDeps) -> dict[str, Any]:
     return IndexingProcessor(deps).run(event)
 
 
+class _Snapshot(NamedTuple):
+    """What events are decided against, derived from one registry snapshot and shared bucket."""
+
+    storage: Mapping[str, StorageSpec]  # active apps' folders
+    buckets: Mapping[str, str | None]  # app -> its bucket (None: unknown, uploads fail closed)
+    role_apps: Mapping[str, str]  # an app's IAM role id -> the app
+    roles: Mapping[str, tuple[str, ...]]  # app -> its roles
+
+
+class _Writer(NamedTuple):
+    """Who a principal is: trusted to name itself in the object's metadata (the API), or the
+    actor its role makes it (None: nobody the platform knows)."""
+
+    trusted: bool
+    actor: Actor | None
+
+
+_NOTHING = _Snapshot({}, {}, {}, {})
+_last: tuple[Mapping[str, AppRecord], str, _Snapshot] | None = None
+
+
+def _snapshot(apps: Mapping[str, AppRecord], shared: str) -> _Snapshot:
+    """`apps` decoded once per registry snapshot rather than once per batch: the registry hands
+    back the same mapping until it reloads, and a reload makes a new one."""
+    global _last
+    last = _last
+    if last is not None and last[0] is apps and last[1] == shared:
+        return last[2]
+    active = [a for a in apps.values() if a.status == ACTIVE]
+    storage = {a.slug: STORAGE.of(a) for a in active}
+    made = _Snapshot(
+        storage,
+        {slug: _placement(shared, slug, spec) for slug, spec in storage.items()},
+        {a.iam_role_id: a.slug for a in active if a.iam_role_id},
+        {a.slug: a.roles for a in active},
+    )
+    _last = (apps, shared, made)
+    return made
+
+
 class IndexingProcessor(StagingBatchProcessor):
     def __init__(self, deps: StorageDeps) -> None:
         super().__init__(deps.retries)
         self.deps = deps
         self._pending: dict[str, list[tuple[FileRow, dict[str, Any]]]] = {}
-        self._storage: dict[str, StorageSpec] = {}
-        self._role_apps: dict[str, str] = {}
+        self._now = _NOTHING  # until `prepare`: not through `_snapshot`, whose one entry is the registry's
         # Per batch: where a directory lies (app, folder, owner) and who a principal is. A batch
         # is mostly one app's uploads into a few folders, so each is worked out once.
         self._places: dict[str, Verdict] = {}
-        self._principals: dict[str | None, Actor | None] = {}
+        self._writers: dict[str | None, _Writer] = {}
 
     def prepare(self) -> None:
         self._pending.clear()
         self._places.clear()
-        self._principals.clear()
-        apps = [a for a in self.deps.db.registry.all().values() if a.status == ACTIVE]
-        self._storage = {a.slug: STORAGE.of(a) for a in apps}
-        self._buckets = {
-            slug: _placement(self.deps.objects.bucket, slug, spec) for slug, spec in self._storage.items()
-        }
-        self._role_apps = {a.iam_role_id: a.slug for a in apps if a.iam_role_id}
-        self._roles = {a.slug: a.roles for a in apps}
+        self._writers.clear()
+        self._now = _snapshot(self.deps.db.registry.all(), self.deps.objects.bucket)
 
     def handle(self, record: SQSRecord) -> None:
         try:
@@ -84,20 +119,22 @@ class IndexingProcessor(StagingBatchProcessor):
             audit.write(self.deps.db, kind="storage.malformed", app=None, subject=record.message_id, reason=str(exc),
                   detail={"body": record.body[:4000]}, dedupe=f"storage.malformed:{record.message_id}")  # fmt: skip
             return
+        raw = record.raw_event
         for event in events:
-            self._one(event, record.raw_event)
+            self._one(event, raw)
 
     def _one(self, event: StorageEvent, raw: dict[str, Any]) -> None:
         if event.key.startswith(QUARANTINE_PREFIX):
             return  # the platform's own folder: our moves land here and must not loop
         where = self._locate(event.key)
-        misplaced = where.app is not None and self._buckets.get(where.app) != self._bucket(event)
+        misplaced = where.app is not None and self._now.buckets.get(where.app) != self._bucket(event)
         if event.action == REMOVED:
-            if where.app is not None and not misplaced and key_problem(event.key) is None:
+            # `where.app` is set only for a key that passed `key_problem` (`_locate`).
+            if where.app is not None and not misplaced:
                 self._stage(where.app, _row(event, None, None, deleted=True), raw)
             return
         if misplaced:
-            placed = self._buckets.get(where.app or "") or "none (its placement is unknown)"
+            placed = self._now.buckets.get(where.app or "") or "none (its placement is unknown)"
             self._quarantine(
                 event, where.app, f"{where.app}'s files live in bucket {placed}, not {self._bucket(event)}"
             )
@@ -122,17 +159,18 @@ class IndexingProcessor(StagingBatchProcessor):
         directory = key.rpartition("/")[0]
         where = self._places.get(directory)
         if where is None:
-            where = self._places[directory] = locate(key, self._storage)
+            where = self._places[directory] = locate(key, self._now.storage)
         return where
 
     def _created(self, event: StorageEvent, where: Verdict, raw: dict[str, Any]) -> None:
         assert where.folder is not None
         head: ObjectHead | None = None
-        if self._trusts_metadata(event) or where.folder.content_types != (ANY_TYPE,):
+        writer = self._writer(event.principal)
+        if writer.trusted or where.folder.content_types != _ANY_ONLY:
             head = self._objects(event).head(event.key)
             if head is None:
                 return  # gone already (removed or quarantined by an earlier delivery): nothing to index
-        actor = self._actor(event, head)
+        actor = _metadata_actor(head) if writer.trusted else writer.actor
         content_type = head.content_type if head else None
         verdict = judge_write(where, size=event.size, content_type=content_type, actor=actor)
         if not verdict.allowed or verdict.app is None:
@@ -141,33 +179,31 @@ class IndexingProcessor(StagingBatchProcessor):
         uploader = actor.user_id if actor and actor.user_id else event.principal
         self._stage(verdict.app, _row(event, content_type, uploader, deleted=False), raw)
 
-    def _trusts_metadata(self, event: StorageEvent) -> bool:
-        if event.principal is None:
-            return self.deps.trust_metadata_without_principal
-        return self.deps.api_role_id is not None and _role_id(event.principal) == self.deps.api_role_id
+    def _writer(self, principal: str | None) -> _Writer:
+        """Who wrote, from the event's principal alone; worked out once per principal per batch."""
+        writer = self._writers.get(principal)
+        if writer is None:
+            writer = self._writers[principal] = self._identify(principal)
+        return writer
 
-    def _actor(self, event: StorageEvent, head: ObjectHead | None) -> Actor | None:
-        if self._trusts_metadata(event):
-            if head is None:
-                return None
-            meta = head.metadata
-            return Actor(app=meta.get("app"), user_id=meta.get("uploader"), roles=tuple(meta.get("roles", "").split()),
-                         is_admin=meta.get("admin") == "true")  # fmt: skip
-        if event.principal not in self._principals:
-            app = self._role_apps.get(_role_id(event.principal or ""))
-            user = _vended_user(event.principal or "", app) if app else None
-            if app and user:
-                # A session the API vended to this user (storage/credentials.py): its policy,
-                # compiled from these very rules, let the write through only where the user may
-                # write; the consumer attributes the file and still checks type, size, place.
-                # Only the API's role may name a session `<sub>@<slug>` (the app role's trust).
-                self._principals[event.principal] = Actor(app=app, user_id=user, roles=self._roles[app])
-            else:
-                # The app's own backend: the app at member level, never an owner or a role holder.
-                self._principals[event.principal] = (
-                    Actor(app=app, user_id=None, roles=("member",)) if app else None
-                )
-        return self._principals[event.principal]
+    def _identify(self, principal: str | None) -> _Writer:
+        if principal is None:
+            return _Writer(self.deps.trust_metadata_without_principal, None)
+        role = _role_id(principal)
+        if self.deps.api_role_id is not None and role == self.deps.api_role_id:
+            return _Writer(True, None)
+        app = self._now.role_apps.get(role)
+        if app is None:
+            return _Writer(False, None)
+        user = _vended_user(principal, app)
+        if user:
+            # A session the API vended to this user (storage/credentials.py): its policy,
+            # compiled from these very rules, let the write through only where the user may
+            # write; the consumer attributes the file and still checks type, size, place.
+            # Only the API's role may name a session `<sub>@<slug>` (the app role's trust).
+            return _Writer(False, Actor(app=app, user_id=user, roles=self._now.roles[app]))
+        # The app's own backend: the app at member level, never an owner or a role holder.
+        return _Writer(False, Actor(app=app, user_id=None, roles=("member",)))
 
     def _quarantine(self, event: StorageEvent, app: str | None, reason: str) -> None:
         self._objects(event).move(event.key, QUARANTINE_PREFIX + event.key)
@@ -202,7 +238,10 @@ class IndexingProcessor(StagingBatchProcessor):
         deliver(self.deps.db, app, [notice])
 
     def _stage(self, app: str, row: FileRow, raw: dict[str, Any]) -> None:
-        self._pending.setdefault(app, []).append((row, raw))
+        staged = self._pending.get(app)  # not setdefault: that allocates a list per record
+        if staged is None:
+            staged = self._pending[app] = []
+        staged.append((row, raw))
 
     def flush(self) -> None:
         for app, staged in self._pending.items():
@@ -221,6 +260,15 @@ def _placement(shared: str, slug: str, spec: StorageSpec) -> str | None:
     except PlacementError:
         logger.exception("storage placement unknown; the app's uploads are quarantined", extra={"app": slug})
         return None
+
+
+def _metadata_actor(head: ObjectHead | None) -> Actor | None:
+    """Who uploaded through the API: the metadata its presigned policy pinned."""
+    if head is None:
+        return None
+    meta = head.metadata
+    return Actor(app=meta.get("app"), user_id=meta.get("uploader"), roles=tuple(meta.get("roles", "").split()),
+                 is_admin=meta.get("admin") == "true")  # fmt: skip
 
 
 def _row(event: StorageEvent, content_type: str | None, uploader: str | None, *, deleted: bool) -> FileRow:
